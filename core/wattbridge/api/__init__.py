@@ -1,0 +1,1 @@
+"""The HTTP API: Starlette routes that parse, call one service method, and render."""

@@ -1,0 +1,1 @@
+"""Services: the operations of the product, shared by the HTTP API, the CLI and embedders."""

@@ -1,0 +1,112 @@
+"""The outbox: events are rows written in the same transaction as their cause.
+
+A rolled-back change leaves no event; a committed one always has its event,
+whatever happens to the process afterwards. The webhook dispatcher reads
+undispatched rows by their due time (partial index, so its cost grows with
+the work that is due, not with the table).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import attrs
+from sqlite_utils import Migrations
+
+from wattbridge.clock import isoformat
+from wattbridge.store.sqlite import Database, Row
+
+migrations = Migrations("wattbridge.events")
+
+
+@migrations()
+def m001_events(db):  # type: ignore[no-untyped-def]
+    db.execute(
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL,
+            dispatch_after TEXT NOT NULL,
+            dispatched_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_project_created ON events (project_id, created_at, id)")
+    db.execute(
+        "CREATE INDEX events_undispatched ON events (dispatch_after) WHERE dispatched_at IS NULL"
+    )
+
+
+@attrs.frozen
+class StoredEvent:
+    """An event as recorded in the outbox."""
+
+    id: str
+    project_id: str
+    type: str
+    created_at: str
+    data: dict[str, Any]
+    dispatch_after: str
+    dispatched_at: str | None
+
+
+def _event(row: Row) -> StoredEvent:
+    return StoredEvent(**{**row, "data": json.loads(row["data"])})
+
+
+class EventStore:
+    """Repository of outbox events of one environment."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(
+        self,
+        event_id: str,
+        project_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        created_at: datetime,
+        dispatch_after: datetime,
+    ) -> None:
+        """Append an event; call inside the transaction of the change that causes it."""
+        self.db.execute(
+            "INSERT INTO events (id, project_id, type, created_at, data, dispatch_after)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event_id,
+                project_id,
+                event_type,
+                isoformat(created_at),
+                json.dumps(data, separators=(",", ":")),
+                isoformat(dispatch_after),
+            ),
+        )
+
+    def get(self, project_id: str, event_id: str) -> StoredEvent | None:
+        """One event of a project."""
+        row = self.db.query_one(
+            "SELECT * FROM events WHERE project_id = ? AND id = ?", (project_id, event_id)
+        )
+        return None if row is None else _event(row)
+
+    def list(
+        self, project_id: str, limit: int, offset: int, event_type: str | None = None
+    ) -> tuple[list[StoredEvent], int]:
+        """A page of a project's events, newest first, and the total count."""
+        where, params = "project_id = ?", [project_id]
+        if event_type is not None:
+            where += " AND type = ?"
+            params.append(event_type)
+        total = self.db.query_one(f"SELECT count(*) AS n FROM events WHERE {where}", params)
+        rows = self.db.query(
+            f"SELECT * FROM events WHERE {where} ORDER BY created_at DESC, id DESC"
+            " LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_event(r) for r in rows], int(total["n"] if total else 0)

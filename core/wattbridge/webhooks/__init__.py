@@ -1,0 +1,37 @@
+"""Webhook building blocks: signing, the SSRF guard, event types, the local receiver.
+
+The dispatcher, the outbox and the endpoint API build on these; transports (the
+``http`` plugin) send what :func:`signed_headers` produced to the address that
+:func:`check_url` approved.
+"""
+
+from wattbridge.webhooks.events import EVENT_TYPES, is_event_type
+from wattbridge.webhooks.signing import (
+    InvalidSignature,
+    generate_secret,
+    sign,
+    signed_headers,
+    verify,
+)
+from wattbridge.webhooks.ssrf import (
+    CheckedTarget,
+    UnresolvableTarget,
+    UnsafeTarget,
+    check_url,
+    check_url_async,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "CheckedTarget",
+    "InvalidSignature",
+    "UnresolvableTarget",
+    "UnsafeTarget",
+    "check_url",
+    "check_url_async",
+    "generate_secret",
+    "is_event_type",
+    "sign",
+    "signed_headers",
+    "verify",
+]
