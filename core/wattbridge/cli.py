@@ -31,11 +31,14 @@ def _fail(message: str) -> None:
 def data_options(func: F) -> F:
     """Add ``--data-dir`` and ``--config`` to a command."""
     func = click.option(
-        "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
         help="TOML configuration file.",
     )(func)
     func = click.option(
-        "--data-dir", type=click.Path(path_type=Path, file_okay=False),
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
         help="Data directory [default: ./.wattbridge or WATTBRIDGE_DATA_DIR].",
     )(func)
     return func
@@ -82,8 +85,12 @@ def cli() -> None:
 @click.option("--host", help="Address to listen on [default: 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [default: 8000].")
 @data_options
-@click.option("--dev", is_flag=True, help="Development mode: allow private webhook targets "
-              "in the sandbox (e.g. a receiver on localhost).")
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Development mode: allow private webhook targets "
+    "in the sandbox (e.g. a receiver on localhost).",
+)
 @_handle_errors
 def serve(
     host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None, dev: bool
@@ -109,8 +116,9 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            _fail(f"cannot listen on {host}:{port}: {exc.strerror}; "
-                  "choose another port with --port")
+            _fail(
+                f"cannot listen on {host}:{port}: {exc.strerror}; choose another port with --port"
+            )
 
 
 @cli.group()
@@ -125,8 +133,11 @@ def keys() -> None:
 @data_options
 @_handle_errors
 def keys_create(
-    environment: str, project: str | None, prefix: str | None,
-    data_dir: Path | None, config_file: Path | None,
+    environment: str,
+    project: str | None,
+    prefix: str | None,
+    data_dir: Path | None,
+    config_file: Path | None,
 ) -> None:
     """Issue a key and print it (only the key) on stdout. It is shown once."""
     platform = _open(data_dir, config_file)
@@ -159,8 +170,15 @@ def keys_list(as_json: bool, data_dir: Path | None, config_file: Path | None) ->
     platform = _open(data_dir, config_file)
     names = {p.id: p.name for p in platform.access.store.list_projects()}
     rows = [
-        {"id": k.id, "hint": k.hint, "environment": k.environment, "project": names.get(k.project_id),
-         "projectId": k.project_id, "created": k.created_at, "revoked": k.revoked_at}
+        {
+            "id": k.id,
+            "hint": k.hint,
+            "environment": k.environment,
+            "project": names.get(k.project_id),
+            "projectId": k.project_id,
+            "created": k.created_at,
+            "revoked": k.revoked_at,
+        }
         for k in platform.access.store.list_keys()
     ]
     _print_rows(rows, as_json, ["id", "hint", "environment", "project", "created", "revoked"])
@@ -247,7 +265,8 @@ def main() -> None:
     try:
         config = Config.load()
         PluginSet.discover(
-            load=config.load_plugins, disabled=config.disabled_plugins,
+            load=config.load_plugins,
+            disabled=config.disabled_plugins,
         ).call_register_commands(cli)
     except ConfigurationError as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -73,7 +73,5 @@ def parse_instant(text: str) -> datetime:
             f"{text!r} is not an ISO 8601 time; use a form like 2026-06-01T07:30:00Z"
         ) from None
     if parsed.tzinfo is None:
-        raise ValueError(
-            f"{text!r} has no time zone; add 'Z' for UTC, e.g. 2026-06-01T07:30:00Z"
-        )
+        raise ValueError(f"{text!r} has no time zone; add 'Z' for UTC, e.g. 2026-06-01T07:30:00Z")
     return parsed.astimezone(UTC)

@@ -104,18 +104,43 @@ class Option:
 def _env_options(env: EnvironmentName) -> list[Option]:
     live = env == "live"
     return [
-        Option(env, "providers", _parse_optional_list, None,
-               "device providers to use ('*' or unset: every installed provider for it)"),
+        Option(
+            env,
+            "providers",
+            _parse_optional_list,
+            None,
+            "device providers to use ('*' or unset: every installed provider for it)",
+        ),
         Option(env, "solver", _parse_str, "highs" if live else "fixtures", "scan solver"),
         Option(env, "transport", _parse_str, "http", "webhook transport"),
-        Option(env, "billing_sinks", _parse_list, ("ledger",) if live else (),
-               "billing sinks receiving usage events"),
-        Option(env, "webhook_delay", parse_duration, timedelta(0 if live else 180),
-               "delay before action.* webhooks are sent"),
-        Option(env, "private_webhook_targets", _parse_bool, False,
-               "allow webhook endpoints on private/loopback addresses"),
-        Option(env, "metered", _parse_bool, live,
-               "scans cost credits, count in usage meters and tier limits"),
+        Option(
+            env,
+            "billing_sinks",
+            _parse_list,
+            ("ledger",) if live else (),
+            "billing sinks receiving usage events",
+        ),
+        Option(
+            env,
+            "webhook_delay",
+            parse_duration,
+            timedelta(seconds=0 if live else 180),
+            "delay before action.* webhooks are sent",
+        ),
+        Option(
+            env,
+            "private_webhook_targets",
+            _parse_bool,
+            False,
+            "allow webhook endpoints on private/loopback addresses",
+        ),
+        Option(
+            env,
+            "metered",
+            _parse_bool,
+            live,
+            "scans cost credits, count in usage meters and tier limits",
+        ),
     ]
 
 
@@ -124,8 +149,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "host", _parse_str, "127.0.0.1", "address to listen on"),
     Option(None, "port", _parse_int, 8000, "port to listen on"),
     Option(None, "key_prefixes", _parse_list, ("sk", "zs"), "accepted API key prefixes"),
-    Option(None, "load_plugins", _parse_optional_list, None,
-           "load only these entry-point plugins (comma-separated)"),
+    Option(
+        None,
+        "load_plugins",
+        _parse_optional_list,
+        None,
+        "load only these entry-point plugins (comma-separated)",
+    ),
     Option(None, "disabled_plugins", _parse_list, (), "never load these plugins"),
     Option(None, "strict_plugins", _parse_bool, False, "a broken plugin stops the program"),
     Option(None, "public_url", _parse_str, "", "base URL for links (default: from the request)"),

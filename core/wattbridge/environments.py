@@ -15,6 +15,7 @@ from wattbridge.config import EnvironmentConfig
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.errors import PluginSelectionError
 from wattbridge.plugins import PluginSet, RegisteredDriver
+from wattbridge.services.events import EventService
 from wattbridge.store.events import EventStore
 from wattbridge.store.idempotency import IdempotencyStore
 from wattbridge.store.schema import ENVIRONMENT_MIGRATIONS
@@ -36,6 +37,7 @@ class Environment:
         self.config = config
         self.clock = clock
         self.db = Database(data_dir / f"{name}.db")
+        self._missing: dict[str, str] = {}
         self.providers = {
             d.name: d.driver for d in plugins.select("provider", config.providers, name)
         }
@@ -50,6 +52,7 @@ class Environment:
         plugins.call_prepare_storage(utils, name)
         self.events = EventStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
+        self.event_service = EventService(self.events, name, clock)
 
     def _single(self, plugins: PluginSet, kind: str, name: str) -> RegisteredDriver | None:
         chosen = self._optional(plugins, kind, (name,))
@@ -63,7 +66,6 @@ class Environment:
         # a driver that exists but does not declare this environment is refused
         # here, at startup (fail closed).
         present = tuple(n for n in names if n in plugins.drivers[kind])
-        self._missing = getattr(self, "_missing", {})
         for n in names:
             if n not in present:
                 self._missing[kind] = n

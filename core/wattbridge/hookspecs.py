@@ -91,4 +91,3 @@ HOOK_NAMES: tuple[str, ...] = (
     "prepare_storage",
     "register_commands",
 )
-

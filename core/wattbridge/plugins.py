@@ -14,7 +14,7 @@ import importlib.metadata
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import pluggy
@@ -82,7 +82,9 @@ class PluginSet:
         self.pm = pluggy.PluginManager("wattbridge")
         self.pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}
-        self.drivers: dict[str, dict[str, RegisteredDriver]] = {k: {} for k in DRIVER_HOOKS.values()}
+        self.drivers: dict[str, dict[str, RegisteredDriver]] = {
+            k: {} for k in DRIVER_HOOKS.values()
+        }
 
     # -- loading ---------------------------------------------------------
 
@@ -116,7 +118,7 @@ class PluginSet:
         else:
             names = [n for n in available if n not in skip]
         if names:
-            manager = NamedExtensionManager(
+            manager: Any = NamedExtensionManager(
                 ENTRY_POINT_GROUP,
                 names=names,
                 invoke_on_load=False,
@@ -133,9 +135,7 @@ class PluginSet:
     def _on_load_failure(self, _manager: object, entry_point: Any, exc: BaseException) -> None:
         self._fail(entry_point.name, _version(entry_point), f"import failed: {exc!r}", entry_point)
 
-    def _fail(
-        self, name: str, version: str | None, message: str, entry_point: Any = None
-    ) -> None:
+    def _fail(self, name: str, version: str | None, message: str, entry_point: Any = None) -> None:
         if self.strict:
             raise PluginLoadError(f"plugin {name!r}: {message}")
         log.warning("plugin %s skipped: %s", name, message)
@@ -153,10 +153,7 @@ class PluginSet:
                 self.pm.unregister(plugin)
             self._fail(name, version, f"invalid plugin: {exc}")
             return
-        hooks = sorted(
-            impl.name
-            for impl in (self.pm.get_hookcallers(plugin) or [])
-        )
+        hooks = sorted(impl.name for impl in (self.pm.get_hookcallers(plugin) or []))
         self.info[name] = PluginInfo(name, version, module, hooks=hooks)
 
     def collect_drivers(self) -> None:
@@ -172,7 +169,7 @@ class PluginSet:
 
         def register(driver: object) -> None:
             _check_driver(driver, kind)
-            name = str(getattr(driver, "name"))
+            name = str(cast(Driver, driver).name)
             if name in self.drivers[kind] or any(d.name == name for d in collected):
                 owner = self.drivers[kind][name].plugin if name in self.drivers[kind] else plugin
                 raise ValueError(f"{kind} {name!r} is already registered by plugin {owner!r}")
@@ -251,6 +248,7 @@ def _version(entry_point: Any) -> str | None:
 
 def only(drivers: list[RegisteredDriver], kind: str, environment: str) -> Callable[[], Any]:
     """Wrap a single-driver selection in a getter that explains an absence on use."""
+
     def get() -> Any:
         if not drivers:
             raise PluginSelectionError(f"{environment}: no {kind} is available")

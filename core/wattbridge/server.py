@@ -15,7 +15,9 @@ log = logging.getLogger("wattbridge")
 
 def serve(config: Config, echo: Callable[[str], None] = print) -> None:
     """Open the data dir, print a first key if it is new, and serve until stopped."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     platform = Platform(config=config)
     issued = platform.bootstrap()
     if issued is not None:
@@ -23,8 +25,10 @@ def serve(config: Config, echo: Callable[[str], None] = print) -> None:
         echo("")
         echo(f"    {issued.plaintext}")
         echo("")
-        echo(f"Try: curl -H 'Authorization: Bearer {issued.plaintext}' "
-             f"http://{config.host}:{config.port}/v1/me")
+        echo(
+            f"Try: curl -H 'Authorization: Bearer {issued.plaintext}' "
+            f"http://{config.host}:{config.port}/v1/me"
+        )
     for plugin in platform.plugins.describe():
         if plugin["error"]:
             log.warning("plugin %s not loaded: %s", plugin["name"], plugin["error"])
@@ -32,7 +36,11 @@ def serve(config: Config, echo: Callable[[str], None] = print) -> None:
     # uvicorn's access log prints query strings; ours (in the app) does not,
     # so that a key someone wrongly put in a URL never reaches a log file.
     uvicorn.run(
-        platform.asgi_app(), host=config.host, port=config.port,
-        access_log=False, log_level="warning", lifespan="on",
+        platform.asgi_app(),
+        host=config.host,
+        port=config.port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
     )
     platform.close()

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from wattbridge.api import envelope, system
+from wattbridge.api import envelope, events, system
 from wattbridge.api.routing import ApiRoute, authenticate, make_endpoint, request_id_of
 from wattbridge.errors import InternalError, MethodNotAllowed, NotFound, WattbridgeError
 from wattbridge.ids import new_id
@@ -26,10 +26,12 @@ log = logging.getLogger("wattbridge.api")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
 
 # Resource modules, each exposing ROUTES. A new resource adds one line here.
-RESOURCE_MODULES = (system,)
+RESOURCE_MODULES = (system, events)
 
 
 def api_routes() -> list[ApiRoute]:
@@ -79,8 +81,11 @@ def create_app(platform: Platform, extra_routes: list[BaseRoute] | None = None) 
             except WattbridgeError:
                 pass
         return envelope.failure(
-            error, request_id=request_id_of(request), environment=env_name,
-            now=platform.clock.now(), started=started,
+            error,
+            request_id=request_id_of(request),
+            environment=env_name,
+            now=platform.clock.now(),
+            started=started,
         )
 
     async def http_exception(request: Request, exc: Exception) -> Response:

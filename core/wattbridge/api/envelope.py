@@ -48,7 +48,9 @@ def success(
     """A success envelope."""
     body = {"success": True, "data": data, "meta": meta(request_id, environment, now, started)}
     return Response(
-        dumps(body), status_code=status, media_type=JSON_TYPE,
+        dumps(body),
+        status_code=status,
+        media_type=JSON_TYPE,
         headers={"Request-Id": request_id, **(headers or {})},
     )
 
@@ -73,6 +75,8 @@ def failure(
         "meta": meta(request_id, environment, now, started),
     }
     return Response(
-        dumps(body), status_code=error.status, media_type=JSON_TYPE,
+        dumps(body),
+        status_code=error.status,
+        media_type=JSON_TYPE,
         headers={"Request-Id": request_id, **error.headers},
     )

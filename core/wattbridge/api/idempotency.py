@@ -68,7 +68,10 @@ def run_idempotent(call: Call, key: str, run: Callable[[], Response]) -> Respons
             env.idempotency.release(scope)
             raise
         failed = envelope.failure(
-            exc, request_id=request_id_of(call.request), environment=env.name, now=now,
+            exc,
+            request_id=request_id_of(call.request),
+            environment=env.name,
+            now=now,
             started=time.perf_counter(),
         )
         env.idempotency.complete(scope, failed.status_code, bytes(failed.body))
@@ -81,4 +84,3 @@ def run_idempotent(call: Call, key: str, run: Callable[[], Response]) -> Respons
     else:
         env.idempotency.complete(scope, response.status_code, bytes(response.body))
     return response
-

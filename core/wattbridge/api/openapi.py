@@ -76,9 +76,7 @@ _ERROR_TEXT = {
 
 
 def _envelope(schema_ref: str | None) -> dict[str, Any]:
-    data: dict[str, Any] = (
-        {"$ref": f"#/components/schemas/{schema_ref}"} if schema_ref else {}
-    )
+    data: dict[str, Any] = {"$ref": f"#/components/schemas/{schema_ref}"} if schema_ref else {}
     return {
         "type": "object",
         "required": ["success", "data", "meta"],
@@ -96,16 +94,25 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         for name in _PATH_PARAM.findall(route.path)
     ]
     params += [
-        {"name": p.name, "in": "query", "required": p.required, "schema": dict(p.schema),
-         "description": p.description}
+        {
+            "name": p.name,
+            "in": "query",
+            "required": p.required,
+            "schema": dict(p.schema),
+            "description": p.description,
+        }
         for p in route.query
     ]
     if route.method == "POST" and route.auth and route.idempotent_post:
-        params.append({
-            "name": "Idempotency-Key", "in": "header", "required": False,
-            "schema": {"type": "string", "maxLength": 255},
-            "description": "Retry safely: the same key and body replay the first response.",
-        })
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "Retry safely: the same key and body replay the first response.",
+            }
+        )
     op: dict[str, Any] = {
         "operationId": route.handler.__name__ + "_" + route.method.lower(),
         "summary": route.summary,
@@ -119,13 +126,18 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         },
     }
     if route.path == "/openapi.json":
-        op["responses"] = {"200": {"description": "This document",
-                                   "content": {"application/json": {"schema": {"type": "object"}}}}}
+        op["responses"] = {
+            "200": {
+                "description": "This document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
     if route.body:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{route.body}"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{route.body}"}}
+            },
         }
     errors = set(route.errors) | ({401} if route.auth else set())
     if route.body:
@@ -142,7 +154,9 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
     return op
 
 
-def build(routes: list[ApiRoute], schemas: dict[str, dict[str, Any]], server_url: str) -> dict[str, Any]:
+def build(
+    routes: list[ApiRoute], schemas: dict[str, dict[str, Any]], server_url: str
+) -> dict[str, Any]:
     """The document for ``routes`` with component ``schemas``."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -163,8 +177,11 @@ def build(routes: list[ApiRoute], schemas: dict[str, dict[str, Any]], server_url
         "components": {
             "schemas": {**COMMON_SCHEMAS, **schemas},
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "Authorization: Bearer sk_test_…"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Authorization: Bearer sk_test_…",
+                },
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
             },
         },

@@ -148,9 +148,7 @@ def authenticate(platform: Platform, request: Request) -> tuple[Principal, Envir
     return platform.authenticate(presented_key(request))
 
 
-def make_endpoint(
-    platform: Platform, route: ApiRoute
-) -> Callable[[Request], Any]:
+def make_endpoint(platform: Platform, route: ApiRoute) -> Callable[[Request], Any]:
     """Wrap a route handler into a Starlette endpoint."""
     from wattbridge.api.idempotency import run_idempotent
 
@@ -164,8 +162,13 @@ def make_endpoint(
                 principal, env = await run_in_threadpool(authenticate, platform, request)
                 env_name = env.name
             call = Call(
-                platform, request, principal, env, dict(request.path_params),
-                request.query_params, await request.body(),
+                platform,
+                request,
+                principal,
+                env,
+                dict(request.path_params),
+                request.query_params,
+                await request.body(),
             )
 
             def run() -> Response:
@@ -190,15 +193,20 @@ def make_endpoint(
             return await run_in_threadpool(run)
         except WattbridgeError as exc:
             return envelope.failure(
-                exc, request_id=request_id, environment=env_name,
-                now=platform.clock.now(), started=started,
+                exc,
+                request_id=request_id,
+                environment=env_name,
+                now=platform.clock.now(),
+                started=started,
             )
         except Exception:
             log.exception("unhandled error in %s %s (%s)", route.method, route.path, request_id)
             return envelope.failure(
                 InternalError(f"Something went wrong on our side. Quote {request_id} to support."),
-                request_id=request_id, environment=env_name,
-                now=platform.clock.now(), started=started,
+                request_id=request_id,
+                environment=env_name,
+                now=platform.clock.now(),
+                started=started,
             )
 
     endpoint.__name__ = route.handler.__name__

@@ -35,11 +35,17 @@ def openapi(call: Call) -> Response:
 
 
 ROUTES = [
-    ApiRoute("GET", "/healthz", healthz, "Health check", "system", auth=False,
-             response="Health"),
+    ApiRoute("GET", "/healthz", healthz, "Health check", "system", auth=False, response="Health"),
     ApiRoute("GET", "/openapi.json", openapi, "This OpenAPI document", "system", auth=False),
-    ApiRoute("GET", "/v1/me", me, "The calling key's project and environment", "system",
-             response="Me", errors=(401, 403)),
+    ApiRoute(
+        "GET",
+        "/v1/me",
+        me,
+        "The calling key's project and environment",
+        "system",
+        response="Me",
+        errors=(401, 403),
+    ),
 ]
 
 SCHEMAS: dict[str, dict[str, Any]] = {

@@ -134,4 +134,3 @@ class AccessService:
                 "or ask an operator to enable live access for the project."
             )
         return Principal(project, record.id, record.environment)
-

@@ -20,9 +20,7 @@ migrations = Migrations("wattbridge.control")
 
 @migrations()
 def m001_projects_and_keys(db):  # type: ignore[no-untyped-def]
-    db["projects"].create(
-        {"id": str, "name": str, "live_enabled": int, "created_at": str}, pk="id"
-    )
+    db["projects"].create({"id": str, "name": str, "live_enabled": int, "created_at": str}, pk="id")
     db["api_keys"].create(
         {
             "id": str,
@@ -81,7 +79,9 @@ class ControlStore:
         self.db = db
         migrations.apply(db.utils())
 
-    def create_project(self, project_id: str, name: str, live_enabled: bool, now: datetime) -> Project:
+    def create_project(
+        self, project_id: str, name: str, live_enabled: bool, now: datetime
+    ) -> Project:
         """Insert a project; the caller checked the name is free."""
         with self.db.transaction():
             self.db.execute(
@@ -111,7 +111,9 @@ class ControlStore:
 
     def list_projects(self) -> list[Project]:
         """Every project, oldest first."""
-        return [_project(r) for r in self.db.query("SELECT * FROM projects ORDER BY created_at, id")]
+        return [
+            _project(r) for r in self.db.query("SELECT * FROM projects ORDER BY created_at, id")
+        ]
 
     def insert_key(self, record: ApiKeyRecord) -> None:
         """Store a new key record."""

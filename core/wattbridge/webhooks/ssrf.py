@@ -143,8 +143,8 @@ def _parse(url: str) -> httpx.URL:
         )
     if not parsed.raw_host:
         raise UnsafeTarget(url, "has no host name")
-    if parsed.port == 0:
-        raise UnsafeTarget(url, "names port 0, which cannot be connected to")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise UnsafeTarget(url, f"names port {parsed.port}, which cannot be connected to")
     return parsed
 
 

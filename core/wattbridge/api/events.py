@@ -1,0 +1,73 @@
+"""``/v1/events``: the events of the caller's project and environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
+from wattbridge.api.routing import ApiRoute, Call, Param
+from wattbridge.services.events import EVENT_TYPES
+
+
+def list_events(call: Call) -> dict[str, Any]:
+    """Events, newest first."""
+    limit, offset = page_window(call.query)
+    event_type = call.query.get("type") or None
+    items, total = call.environment.event_service.list(call.project_id, limit, offset, event_type)
+    return paginated(items, limit, offset, total)
+
+
+def get_event(call: Call) -> dict[str, Any]:
+    """One event."""
+    return call.environment.event_service.get(call.project_id, call.path_params["id"])
+
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/v1/events",
+        list_events,
+        "List events",
+        "events",
+        query=(
+            LIMIT,
+            OFFSET,
+            Param(
+                "type", {"type": "string", "enum": list(EVENT_TYPES)}, "Only events of this type."
+            ),
+        ),
+        response="EventList",
+        errors=(400,),
+    ),
+    ApiRoute(
+        "GET",
+        "/v1/events/{id}",
+        get_event,
+        "Get an event",
+        "events",
+        response="Event",
+        errors=(404,),
+    ),
+]
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Event": {
+        "type": "object",
+        "required": ["id", "type", "createdAt", "environment", "data"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^evt_"},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "environment": {"$ref": "#/components/schemas/EnvironmentName"},
+            "data": {"type": "object"},
+        },
+    },
+    "EventList": {
+        "type": "object",
+        "required": ["items", "pagination"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+            "pagination": {"$ref": "#/components/schemas/Pagination"},
+        },
+    },
+}

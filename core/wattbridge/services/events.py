@@ -1,0 +1,83 @@
+"""Events: recorded in the outbox with their cause, listed and read by the API.
+
+Features call :meth:`EventService.record` inside the transaction of the state
+change; the webhook dispatcher delivers undispatched events once their
+``dispatch_after`` time has come.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from wattbridge.clock import Clock
+from wattbridge.drivers.base import EnvironmentName
+from wattbridge.errors import NotFound, ValidationFailed
+from wattbridge.ids import new_id
+from wattbridge.store.events import EventStore, StoredEvent
+
+EVENT_TYPES: tuple[str, ...] = (
+    "scan.pending",
+    "scan.processing",
+    "scan.completed",
+    "scan.failed",
+    "action.completed",
+    "action.failed",
+    "action.cancelled",
+    "device.connected",
+    "device.disconnected",
+    "webhook.test",
+)
+
+
+class EventService:
+    """The events of one environment."""
+
+    def __init__(self, store: EventStore, environment: EnvironmentName, clock: Clock) -> None:
+        self.store = store
+        self.environment = environment
+        self.clock = clock
+
+    def record(
+        self,
+        project_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        at: datetime | None = None,
+        delay: timedelta = timedelta(0),
+    ) -> str:
+        """Append an event to the outbox; call inside the causing transaction."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        created = at or self.clock.now()
+        event_id = new_id("evt")
+        self.store.insert(event_id, project_id, event_type, data, created, created + delay)
+        return event_id
+
+    def render(self, event: StoredEvent) -> dict[str, Any]:
+        """The public form of an event, identical to the webhook payload."""
+        return {
+            "id": event.id,
+            "type": event.type,
+            "createdAt": event.created_at,
+            "environment": self.environment,
+            "data": event.data,
+        }
+
+    def get(self, project_id: str, event_id: str) -> dict[str, Any]:
+        """One event, or 404."""
+        event = self.store.get(project_id, event_id)
+        if event is None:
+            raise NotFound(f"No event {event_id!r} in this project and environment.")
+        return self.render(event)
+
+    def list(
+        self, project_id: str, limit: int, offset: int, event_type: str | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of events, newest first, and the total."""
+        if event_type is not None and event_type not in EVENT_TYPES:
+            raise ValidationFailed.single(
+                "$.query.type", f"unknown event type; valid types: {', '.join(EVENT_TYPES)}"
+            )
+        events, total = self.store.list(project_id, limit, offset, event_type)
+        return [self.render(e) for e in events], total

@@ -1,0 +1,111 @@
+"""Test support: a real uvicorn server on loopback, in a thread of the test process.
+
+Running the server in-process (rather than as a subprocess) lets tests inject a
+:class:`FrozenClock`; the HTTP between the test and the server is still real.
+Tests of the command-line tool start real ``wattbridge`` subprocesses instead.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from wattbridge.clock import Clock
+from wattbridge.config import Config
+from wattbridge.platform import Platform
+
+BUILTIN_PLUGINS = ("sandbox", "fixtures", "highs", "http")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_config(data_dir: Path, **overrides: Any) -> Config:
+    """A configuration that loads only the built-in plugins (never whatever else is installed)."""
+    values: dict[str, Any] = {"data_dir": str(data_dir), "load_plugins": ",".join(BUILTIN_PLUGINS)}
+    values.update(overrides)
+    return Config.load(environ={}, overrides=values)
+
+
+class ServerThread:
+    """uvicorn serving an ASGI app on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ServerThread:
+        """Start and wait until the socket accepts requests."""
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for it."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def running(platform: Platform) -> Iterator[ServerThread]:
+    """Serve ``platform`` for the duration of the block."""
+    server = ServerThread(platform.asgi_app()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Api:
+    """A tiny HTTP client bound to one key, returning parsed envelopes."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request and return the raw response."""
+        return self.http.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """GET."""
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST."""
+        return self.http.post(path, **kwargs)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+
+def new_platform(data_dir: Path, clock: Clock | None = None, **config: Any) -> Platform:
+    """A platform on ``data_dir`` with only the built-in plugins."""
+    return Platform(config=make_config(data_dir, **config), clock=clock)
