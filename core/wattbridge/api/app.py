@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from wattbridge.platform import Platform
 
 log = logging.getLogger("wattbridge.api")
+access_log = logging.getLogger("wattbridge.access")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,8 +53,16 @@ class RequestIdMiddleware:
         request_id = new_id("req")
         scope.setdefault("state", {})["request_id"] = request_id
 
+        started = time.perf_counter()
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # The path only, never the query string: a key pasted into a URL
+                # must not reach the logs.
+                access_log.info(
+                    "%s %s %s %s %.1fms", scope["method"], scope["path"], message["status"],
+                    request_id, (time.perf_counter() - started) * 1000,
+                )
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == b"request-id" for name, _ in headers):
                     headers.append((b"request-id", request_id.encode()))

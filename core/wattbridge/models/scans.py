@@ -39,7 +39,9 @@ MAX_PV_ENTRIES = 10
 
 _ANGLE_TILT = Range(ge=0, le=90)
 _ANGLE_AZIMUTH = Range(ge=0, le=360)
-_PV_LIST = Length(min=1, max=MAX_PV_ENTRIES, when_empty="leave the property out when there is none")
+# Emptiness is an API rule (validation.scans), not a model one: stored inputs with
+# no entries must still load.
+_PV_LIST = Length(max=MAX_PV_ENTRIES)
 _PRICE = Range(ge=0, le=10)
 
 
@@ -60,14 +62,14 @@ class ExistingPv:
     azimuth: float = attrs.field(metadata=rule(_ANGLE_AZIMUTH))
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class NewPv:
     """A roof area for new panels: the solver picks 1 to ``max_panel_count`` panels."""
 
     max_panel_count: int = attrs.field(metadata=rule(Range(ge=1, le=200)))
+    panel_wp: float = attrs.field(default=430.0, metadata=rule(Range(ge=100, le=1000)))
     tilt: float = attrs.field(metadata=rule(_ANGLE_TILT))
     azimuth: float = attrs.field(metadata=rule(_ANGLE_AZIMUTH))
-    panel_wp: float = attrs.field(default=430.0, metadata=rule(Range(ge=100, le=1000)))
     price_per_panel: float = attrs.field(default=400.0, metadata=rule(Range(ge=0, le=5000)))
 
 
@@ -107,20 +109,21 @@ class Tariff:
     export_price: float = attrs.field(default=0.08, metadata=rule(_PRICE))
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ScanInput:
     """A validated CreateScan request: what a solver receives.
 
     ``load_profile`` is None for studio scans (the custom profile gives the
-    load shape and ``yearly_kwh``, which is then None too).
+    load shape and ``yearly_kwh``, which is then None too). Fields are in the
+    order of the API's documentation, which is also the order errors are listed in.
     """
 
     input_method: InputMethod
-    goal: Goal
-    location: Location
     yearly_kwh: float | None = attrs.field(default=None, metadata=rule(Range(gt=0, le=100_000)))
     load_profile: LoadProfileName | None = "standard"
     custom_profile_id: str | None = attrs.field(default=None, metadata=rule(Length(min=1, max=128)))
+    goal: Goal
+    location: Location
     existing_pv: tuple[ExistingPv, ...] = attrs.field(default=(), metadata=rule(_PV_LIST))
     new_pv: tuple[NewPv, ...] = attrs.field(default=(), metadata=rule(_PV_LIST))
     electric_battery: ElectricBattery | None = None

@@ -95,15 +95,10 @@ class Range(Constraint):
 
 @attrs.frozen
 class Length(Constraint):
-    """Bounds on the length of an array (entries) or a string (characters).
-
-    ``when_empty`` replaces the message for an empty value, to say what to do
-    instead (e.g. "leave the property out when there is none").
-    """
+    """Bounds on the length of an array (entries) or a string (characters)."""
 
     min: int = 0
     max: int | None = None
-    when_empty: str | None = None
 
     def check(self, value: Any) -> None:
         """Raise :class:`InvalidValue` when ``value`` is too short or too long."""
@@ -111,8 +106,7 @@ class Length(Constraint):
         unit = "characters" if isinstance(value, str) else "entries"
         size = len(value)
         if size == 0 and self.min > 0:
-            hint = f"; {self.when_empty}" if self.when_empty else ""
-            raise InvalidValue(f"must not be empty{hint}")
+            raise InvalidValue("must not be empty")
         if size < self.min:
             raise InvalidValue(f"must have at least {self.min} {unit}, got {size}")
         if self.max is not None and size > self.max:

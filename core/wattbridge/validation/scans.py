@@ -6,7 +6,8 @@ Two layers, both run on every request so that one answer lists every problem:
    per-field ranges declared on :mod:`wattbridge.models.scans`;
 2. :func:`_cross_field_errors` checks the rules that relate fields
    (``inputMethod`` ⇄ ``yearlyKwh``/``customProfileId``, the battery's
-   capacity-or-range choice, ``minKwh ≤ maxKwh``). It reads the raw body
+   capacity-or-range choice, ``minKwh ≤ maxKwh``) and the request-only rule that
+   a PV array, when sent, has an entry. It reads the raw body
    defensively, skipping values the first layer already rejected.
 
 Whether an environment can run studio scans at all is a separate question,
@@ -85,6 +86,11 @@ def validate_scan_input(raw: object) -> ScanInput:
 
 
 def _cross_field_errors(raw: Mapping[str, Any]) -> Iterator[FieldError]:
+    for key in ("existingPv", "newPv"):
+        if raw.get(key) == []:
+            yield FieldError(
+                f"$.{key}", "must not be empty; leave the property out when there is none"
+            )
     yield from _input_method_errors(raw)
     battery = raw.get("electricBattery")
     if isinstance(battery, Mapping):

@@ -1,11 +1,10 @@
-"""Webhook building blocks: signing, the SSRF guard, event types, the local receiver.
+"""Webhook building blocks: signing, the SSRF guard, the local receiver.
 
 The dispatcher, the outbox and the endpoint API build on these; transports (the
 ``http`` plugin) send what :func:`signed_headers` produced to the address that
 :func:`check_url` approved.
 """
 
-from wattbridge.webhooks.events import EVENT_TYPES, is_event_type
 from wattbridge.webhooks.signing import (
     InvalidSignature,
     generate_secret,
@@ -22,7 +21,6 @@ from wattbridge.webhooks.ssrf import (
 )
 
 __all__ = [
-    "EVENT_TYPES",
     "CheckedTarget",
     "InvalidSignature",
     "UnresolvableTarget",
@@ -30,7 +28,6 @@ __all__ = [
     "check_url",
     "check_url_async",
     "generate_secret",
-    "is_event_type",
     "sign",
     "signed_headers",
     "verify",
