@@ -250,6 +250,31 @@ def plugins_command(as_json: bool, config_file: Path | None) -> None:
             click.echo(f"  {driver['kind']} {driver['name']} [{envs}]")
 
 
+@cli.group()
+def webhooks() -> None:
+    """Tools for developing webhook receivers."""
+
+
+@webhooks.command("listen")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=4242, show_default=True)
+@click.option("--secret", envvar="WATTBRIDGE_WEBHOOK_SECRET",
+              help="The endpoint's whsec_ secret; deliveries are verified with it.")
+@_handle_errors
+def webhooks_listen(host: str, port: int, secret: str | None) -> None:
+    """Receive webhooks locally, verify their signatures and print each event."""
+    from wattbridge.webhooks.listen import run_listen
+    from wattbridge.webhooks.signing import decode_secret
+
+    if secret is not None:
+        try:
+            decode_secret(secret)
+        except ValueError as exc:
+            _fail(f"--secret: {exc}")
+    _check_port_free(host, port)
+    run_listen(host, port, secret, click.echo)
+
+
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))

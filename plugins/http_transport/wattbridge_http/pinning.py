@@ -1,0 +1,87 @@
+"""Connect to the address the SSRF check approved, while speaking to the URL's host name.
+
+Why this shape: a webhook request must go to ``Delivery.connect_address`` (no
+second DNS lookup that an attacker could answer differently: DNS rebinding),
+yet it must still look like a request to the URL's host: the ``Host`` header,
+the TLS SNI and the certificate check all use the host *name*. Rewriting the
+URL to the IP address would break all three, and would let a pooled TLS
+connection verified for one host name be reused for another host at the same
+address. So the URL stays untouched and the substitution happens one layer
+down, where httpcore opens TCP connections: :class:`PinnedBackend` replaces the
+host name by the approved address at ``connect_tcp`` time, and TLS is then
+started by httpcore with ``server_hostname`` = the URL's host, as usual.
+
+The approved address travels in a context variable set around each request.
+httpcore opens a connection inside the task of the request it was created for,
+so each new connection sees its own request's pin; pooled connections are keyed
+by scheme, host name and port, and every one of them was opened to an address
+that passed the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import httpcore
+
+_pin: ContextVar[tuple[str, str] | None] = ContextVar("wattbridge_http_pin", default=None)
+
+
+@contextmanager
+def pinned(host: str, address: str | None) -> Iterator[None]:
+    """Within the block, connections to ``host`` go to ``address`` (None: resolve normally)."""
+    token = _pin.set(None if address is None else (host.lower(), address))
+    try:
+        yield
+    finally:
+        _pin.reset(token)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects to the pinned address, never elsewhere."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Open a TCP connection to the pinned address of ``host``."""
+        pin = _pin.get()
+        if pin is not None:
+            pinned_host, address = pin
+            if host.lower() != pinned_host:
+                # Only reachable if something (a proxy, a redirect) changed the
+                # target after the check: fail closed rather than resolve it.
+                raise httpcore.ConnectError(
+                    f"refusing to connect to {host}: this delivery was approved for {pinned_host}"
+                )
+            host = address
+        return await self._inner.connect_tcp(
+            host,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Webhooks are never delivered over Unix sockets."""
+        raise httpcore.ConnectError("webhook deliveries do not use Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to the wrapped backend (used between connection retries)."""
+        await self._inner.sleep(seconds)
