@@ -121,6 +121,17 @@ def _check_port_free(host: str, port: int) -> None:
             )
 
 
+@cli.command()
+@data_options
+@_handle_errors
+def worker(data_dir: Path | None, config_file: Path | None) -> None:
+    """Run only the background workers (status syncer, dispatcher, solver queue)."""
+    from wattbridge.server import run_workers
+
+    config = _config(config_file, data_dir=str(data_dir) if data_dir else None)
+    run_workers(config, echo=click.echo)
+
+
 @cli.group()
 def keys() -> None:
     """Create, list and revoke API keys."""

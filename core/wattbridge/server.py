@@ -1,24 +1,34 @@
-"""``wattbridge serve``: one process with the API, the Link UI and the workers."""
+"""``wattbridge serve`` and ``wattbridge worker``: the long-running processes.
+
+``serve`` runs the API, the Link UI and the background workers in one process;
+``worker`` runs only the workers, so more of them can share a data dir.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 
 import uvicorn
 
 from wattbridge.config import Config
 from wattbridge.platform import Platform
+from wattbridge.workers import WorkerRunner, workers_for
 
 log = logging.getLogger("wattbridge")
 
+Echo = Callable[[str], None]
 
-def serve(config: Config, echo: Callable[[str], None] = print) -> None:
-    """Open the data dir, print a first key if it is new, and serve until stopped."""
+
+def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    platform = Platform(config=config)
+
+
+def _announce(platform: Platform, config: Config, echo: Echo) -> None:
     issued = platform.bootstrap()
     if issued is not None:
         echo("Created project 'default'. Your sandbox API key (shown once, keep it):")
@@ -32,15 +42,47 @@ def serve(config: Config, echo: Callable[[str], None] = print) -> None:
     for plugin in platform.plugins.describe():
         if plugin["error"]:
             log.warning("plugin %s not loaded: %s", plugin["name"], plugin["error"])
+
+
+def serve(config: Config, echo: Echo = print) -> None:
+    """Open the data dir, print a first key if it is new, and serve until stopped."""
+    _configure_logging()
+    platform = Platform(config=config)
+    _announce(platform, config, echo)
+    runner = WorkerRunner(workers_for(platform))
+    runner.start()
     echo(f"wattbridge listening on http://{config.host}:{config.port} (data: {platform.data_dir})")
-    # uvicorn's access log prints query strings; ours (in the app) does not,
-    # so that a key someone wrongly put in a URL never reaches a log file.
-    uvicorn.run(
-        platform.asgi_app(),
-        host=config.host,
-        port=config.port,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-    )
-    platform.close()
+    try:
+        # uvicorn's access log prints query strings; ours (in the app) does
+        # not, so a key someone wrongly put in a URL never reaches a log file.
+        uvicorn.run(
+            platform.asgi_app(),
+            host=config.host,
+            port=config.port,
+            access_log=False,
+            log_level="warning",
+            lifespan="on",
+        )
+    finally:
+        runner.stop()
+        platform.close()
+
+
+def run_workers(config: Config, echo: Echo = print) -> None:
+    """Run the background workers alone until interrupted."""
+    _configure_logging()
+    platform = Platform(config=config, create=False)
+    runner = WorkerRunner(workers_for(platform))
+    runner.start()
+    names = ", ".join(sorted({w.name for w in runner.workers})) or "none"
+    echo(f"wattbridge workers running ({names}) on {platform.data_dir}; Ctrl-C to stop")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+        platform.close()
