@@ -52,7 +52,7 @@ class Environment:
         plugins.call_prepare_storage(utils, name)
         self.events = EventStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
-        self.event_service = EventService(self.events, name, clock)
+        self.event_service = EventService(self.events, name, clock, config.webhook_delay)
 
     def _single(self, plugins: PluginSet, kind: str, name: str) -> RegisteredDriver | None:
         chosen = self._optional(plugins, kind, (name,))

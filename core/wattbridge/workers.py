@@ -40,9 +40,12 @@ class Worker(Protocol):
 
 WorkerFactory = Callable[["Environment"], Sequence[Worker]]
 
-# Features contribute worker factories here (one line each); every factory is
-# called once per environment.
-WORKER_FACTORIES: list[WorkerFactory] = []
+
+def worker_factories() -> list[WorkerFactory]:
+    """The features' worker factories (one line each); each is called per environment."""
+    # Imported here, not at module level: services import the store and the
+    # environment, which must stay importable without the workers.
+    return []
 
 
 def workers_for(platform: Platform) -> list[Worker]:
@@ -50,7 +53,7 @@ def workers_for(platform: Platform) -> list[Worker]:
     return [
         worker
         for env in platform.environments.values()
-        for factory in WORKER_FACTORIES
+        for factory in worker_factories()
         for worker in factory(env)
     ]
 

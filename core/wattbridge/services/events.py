@@ -33,10 +33,20 @@ EVENT_TYPES: tuple[str, ...] = (
 class EventService:
     """The events of one environment."""
 
-    def __init__(self, store: EventStore, environment: EnvironmentName, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        environment: EnvironmentName,
+        clock: Clock,
+        action_delay: timedelta = timedelta(0),
+    ) -> None:
         self.store = store
         self.environment = environment
         self.clock = clock
+        # The environment's configured delay before action.* events go out
+        # (sandbox default 3 minutes, live 0), applied here so that every
+        # producer of action events gets it without knowing about it.
+        self.action_delay = action_delay
 
     def record(
         self,
@@ -44,12 +54,16 @@ class EventService:
         event_type: str,
         data: dict[str, Any],
         at: datetime | None = None,
-        delay: timedelta = timedelta(0),
     ) -> str:
-        """Append an event to the outbox; call inside the causing transaction."""
+        """Append an event to the outbox; call inside the causing transaction.
+
+        ``action.*`` events become due for delivery after the environment's
+        ``webhook_delay``; all others at once.
+        """
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         created = at or self.clock.now()
+        delay = self.action_delay if event_type.startswith("action.") else timedelta(0)
         event_id = new_id("evt")
         self.store.insert(event_id, project_id, event_type, data, created, created + delay)
         return event_id

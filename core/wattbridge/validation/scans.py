@@ -81,7 +81,10 @@ def validate_scan_input(raw: object) -> ScanInput:
         raise ValidationFailed(errors)
     if scan.input_method == "studio":
         # The custom profile defines the load shape; no standard profile applies.
-        scan = attrs.evolve(scan, load_profile=None)
+        return attrs.evolve(scan, load_profile=None)
+    if scan.load_profile is None:
+        # An explicit null means "not given": the documented default applies.
+        return attrs.evolve(scan, load_profile="standard")
     return scan
 
 
