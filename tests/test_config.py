@@ -59,7 +59,7 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
 def test_unknown_key_in_file_is_an_error_naming_it(tmp_path: Path) -> None:
     file = tmp_path / "c.toml"
     file.write_text("[sandbox]\nwebhook_dealy = '3m'\n")
-    with pytest.raises(ConfigurationError, match="sandbox.webhook_dealy"):
+    with pytest.raises(ConfigurationError, match=r"sandbox\.webhook_dealy"):
         Config.load(file=file, environ={})
 
 

@@ -142,7 +142,8 @@ def test_selection_fails_closed_naming_plugin_and_environment(tmp_path: Path) ->
 
 def test_missing_named_driver_lists_the_available_ones(tmp_path: Path) -> None:
     config = make_config(tmp_path, **{"sandbox.providers": "nosuch"})
-    with pytest.raises(PluginSelectionError, match="'nosuch' is not available; available: .*simonly"):
+    expected = r"'nosuch' is not available; available: .*simonly"
+    with pytest.raises(PluginSelectionError, match=expected):
         Platform(config=config, extra_plugins=[("simplug", SimOnlyPlugin())])
 
 

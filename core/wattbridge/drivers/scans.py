@@ -58,6 +58,9 @@ class ScanSolver(Protocol):
     name: str
     environments: frozenset[EnvironmentName]
     timeline: ScanTimeline | None
+    supports_studio: bool
+    """Whether the solver handles studio scans (custom load profiles); the core
+    refuses studio requests up front for a solver that does not."""
 
     def solve(self, scan: ScanInput, context: SolveContext) -> ScanResult:
         """Size PV and battery for ``scan``.
