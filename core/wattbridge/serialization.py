@@ -42,6 +42,7 @@ from wattbridge.validation.constraints import CONSTRAINT, Constraint, InvalidVal
 
 __all__ = [
     "JSON_NAME",
+    "OMIT_IF_DEFAULT",
     "InvalidValue",
     "converter",
     "field_errors",
@@ -54,6 +55,10 @@ T = TypeVar("T")
 
 JSON_NAME = "wattbridge.json_name"
 """Field metadata key naming a field's JSON key when camelCase of its name is not it."""
+
+OMIT_IF_DEFAULT = "wattbridge.omit_if_default"
+"""Field metadata key: leave the key out of the output while the field has its default
+(for optional additions to a published shape, so that documents without them keep it)."""
 
 _Hook = Callable[[Any, Any], Any]
 
@@ -263,7 +268,10 @@ def _with_json_names(exceptions: Sequence[Exception], keys: Mapping[str, str]) -
 
 def _attrs_unstructure_hook(cl: type[Any]) -> Callable[[Any], dict[str, Any]]:
     overrides: dict[str, Any] = {
-        field.name: override(rename=json_name(field)) for field in attrs.fields(cl)
+        field.name: override(
+            rename=json_name(field), omit_if_default=bool(field.metadata.get(OMIT_IF_DEFAULT))
+        )
+        for field in attrs.fields(cl)
     }
     return make_dict_unstructure_fn(cl, converter, **overrides)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
+from wattbridge.serialization import OMIT_IF_DEFAULT
 from wattbridge.validation.constraints import Length, Range, rule
 
 InputMethod = Literal["known", "studio"]
@@ -228,6 +229,29 @@ class Financial:
 
 
 @attrs.frozen
+class DispatchHour:
+    """One hour of a typical day, in kWh; ``stored_kwh`` is the battery's content."""
+
+    hour: int
+    load_kwh: float
+    pv_kwh: float
+    grid_import_kwh: float
+    grid_export_kwh: float
+    charge_kwh: float
+    discharge_kwh: float
+    stored_kwh: float
+
+
+@attrs.frozen
+class TypicalDays:
+    """Average hourly dispatch of a summer (June-August) and a winter (December-February)
+    day, for charts; 24 rows each (hour 0-23, UTC)."""
+
+    summer: tuple[DispatchHour, ...]
+    winter: tuple[DispatchHour, ...]
+
+
+@attrs.frozen
 class ScanResult:
     """A solver's answer. The core adds ``scanId`` and ``goal`` when it renders it.
 
@@ -243,3 +267,8 @@ class ScanResult:
     co2_saved_kg: float
     monthly: tuple[MonthlyEnergy, ...]
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    typical_days: TypicalDays | None = attrs.field(
+        default=None, metadata={OMIT_IF_DEFAULT: True}
+    )
+    """Optional: solvers that compute an hourly dispatch report it for charts; the key
+    is absent from the document when a solver does not."""

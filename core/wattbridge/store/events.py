@@ -105,7 +105,8 @@ class EventStore:
             params.append(event_type)
         total = self.db.query_one(f"SELECT count(*) AS n FROM events WHERE {where}", params)
         rows = self.db.query(
-            f"SELECT * FROM events WHERE {where} ORDER BY created_at DESC, id DESC"
+            # rowid breaks ties in insertion order: events of one transaction share an instant.
+            f"SELECT * FROM events WHERE {where} ORDER BY created_at DESC, rowid DESC"
             " LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
