@@ -1,0 +1,222 @@
+"""The webhook dispatcher: from the outbox to signed deliveries, with retries.
+
+A pass (:meth:`WebhookDispatcher.run_once`) repeats until nothing is due and
+nothing is in flight:
+
+1. fan out: due, undispatched events become first attempts for the matching
+   endpoints of their project (one transaction per batch, which also marks the
+   events dispatched);
+2. claim due attempts with a lease, up to the free concurrency slots;
+3. check each URL against the SSRF rules again, sign the event's bytes with
+   this attempt's timestamp and every valid secret, and send them through the
+   environment's transport (concurrently, on the transport's send loop);
+4. record outcomes as they complete, scheduling retries, disabling endpoints
+   (410, or 5 days of failures) in the same transaction.
+
+At-least-once: an attempt stays pending until its outcome is recorded, so a
+crash after sending repeats the attempt (same ``webhook-id``) once the lease
+runs out; it never loses one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from wattbridge.clock import parse_instant
+from wattbridge.drivers.webhooks import Delivery, DeliveryOutcome
+from wattbridge.errors import PluginSelectionError
+from wattbridge.services.retry_policy import RetryPolicy
+from wattbridge.services.send_loop import SendLoop
+from wattbridge.store.webhooks import AttemptResult, ClaimedAttempt, WebhookStore
+from wattbridge.webhooks.signing import signed_headers
+from wattbridge.webhooks.ssrf import Resolver, UnsafeTarget, check_url_async, system_resolver
+
+if TYPE_CHECKING:
+    from wattbridge.environments import Environment
+    from wattbridge.workers import Worker
+
+log = logging.getLogger("wattbridge.webhooks")
+
+DEFAULT_LEASE = timedelta(seconds=30)
+"""How long a claimed attempt is reserved: longer than one send (15 s + the DNS check)."""
+
+
+@attrs.frozen
+class _Sent:
+    """What the send coroutine reports back to the dispatcher thread."""
+
+    attempted_at: datetime
+    outcome: DeliveryOutcome | None
+    error: str | None = None
+
+
+class WebhookDispatcher:
+    """Delivers one environment's webhooks; a worker for ``serve`` and ``wattbridge worker``.
+
+    :param interval: seconds between passes when idle, and how often an ongoing
+        pass looks for newly due work while sends are in flight.
+    :param lease: how long a claimed attempt is reserved for this worker.
+    :param concurrency: the most sends in flight at once.
+    :param batch: the most events fanned out per transaction.
+    :param policy: the retry and disabling rules.
+    :param resolver: host name → addresses, for the SSRF check.
+    :param timeout_seconds: how long a receiver has to answer (the contract says 15 s).
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        interval: float = 0.2,
+        lease: timedelta = DEFAULT_LEASE,
+        concurrency: int = 64,
+        batch: int = 200,
+        policy: RetryPolicy | None = None,
+        resolver: Resolver = system_resolver,
+        timeout_seconds: float = 15.0,
+    ) -> None:
+        self.name = f"webhooks-{env.name}"
+        self.interval = interval
+        self.env = env
+        self.store = WebhookStore(env.db)
+        self.lease = lease
+        self.concurrency = concurrency
+        self.batch = batch
+        self.policy = policy or RetryPolicy()
+        self.resolver = resolver
+        self.timeout_seconds = timeout_seconds
+        self.transport = env.transport
+        self.send_loop = SendLoop.for_transport(self.transport)
+
+    def run_once(self) -> int:
+        """Fan out and deliver until nothing is due or in flight; return the items handled."""
+        handled = 0
+        inflight: dict[Future[_Sent], ClaimedAttempt] = {}
+        while True:
+            now = self.env.clock.now()
+            handled += self.store.fan_out_due_events(now, self.batch)
+            free = self.concurrency - len(inflight)
+            settled: list[AttemptResult] = []
+            if free > 0:
+                claimed = self.store.claim_due(now, free, now + self.lease)
+                for attempt in claimed:
+                    refusal = self._not_sendable(attempt, now)
+                    if refusal is not None:
+                        settled.append(refusal)
+                    else:
+                        inflight[self.send_loop.submit(self._send(attempt))] = attempt
+            if inflight:
+                done, _ = wait(list(inflight), timeout=self.interval, return_when=FIRST_COMPLETED)
+                settled.extend(self._result(inflight.pop(f), f) for f in done)
+            if settled:
+                self.store.complete(settled)
+                handled += len(settled)
+            elif not inflight:
+                return handled
+
+    def close(self) -> None:
+        """Release the transport's pooled connections."""
+        self.send_loop.run(self.transport.aclose(), timeout=10)
+
+    def _not_sendable(self, attempt: ClaimedAttempt, now: datetime) -> AttemptResult | None:
+        # Attempts of a disabled endpoint fail without being sent and without a
+        # retry; after re-enabling, POST …/recover queues them again.
+        endpoint = attempt.endpoint
+        if endpoint is None:
+            return AttemptResult(attempt, False, now, error="not sent: the endpoint was deleted")
+        if not endpoint.enabled:
+            reason = endpoint.disabled_reason or "disabled"
+            return AttemptResult(
+                attempt, False, now, error=f"not sent: the endpoint is disabled ({reason})"
+            )
+        return None
+
+    async def _send(self, attempt: ClaimedAttempt) -> _Sent:
+        """Check, sign and send one attempt (runs on the send loop)."""
+        endpoint = attempt.endpoint
+        assert endpoint is not None
+        clock = self.env.clock
+        try:
+            target = await check_url_async(
+                endpoint.url, self.env.config.private_webhook_targets, self.resolver
+            )
+        except UnsafeTarget as exc:
+            return _Sent(clock.now(), None, f"not sent: {exc}")
+        body = self.body(attempt)
+        now = clock.now()
+        headers = signed_headers(
+            attempt.webhook_id, int(now.timestamp()), body, endpoint.signing_secrets(now)
+        )
+        delivery = Delivery(endpoint.url, body, headers, target.address, self.timeout_seconds)
+        try:
+            outcome = await self.transport.send(delivery)
+        except Exception as exc:  # a transport must not raise; if one does, it is a failure
+            log.exception("webhook transport %s raised", getattr(self.transport, "name", "?"))
+            return _Sent(now, None, f"transport error: {type(exc).__name__}")
+        return _Sent(now, outcome)
+
+    def body(self, attempt: ClaimedAttempt) -> bytes:
+        """The exact bytes sent (and signed): the event's public JSON."""
+        payload: dict[str, Any] = self.env.event_service.render(attempt.event)
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _result(self, attempt: ClaimedAttempt, future: Future[_Sent]) -> AttemptResult:
+        try:
+            sent = future.result()
+        except Exception as exc:  # the send coroutine itself broke: record, retry later
+            log.exception("webhook attempt %s failed unexpectedly", attempt.webhook_id)
+            sent = _Sent(self.env.clock.now(), None, f"internal error: {type(exc).__name__}")
+        outcome = sent.outcome
+        if outcome is not None and outcome.succeeded:
+            return AttemptResult(
+                attempt,
+                True,
+                sent.attempted_at,
+                outcome.status_code,
+                outcome.duration_ms,
+                response_body=outcome.response_body,
+            )
+        endpoint = attempt.endpoint
+        assert endpoint is not None
+        failing_since = (
+            parse_instant(endpoint.failing_since) if endpoint.failing_since else sent.attempted_at
+        )
+        disable = self.policy.disable_reason(outcome, failing_since, sent.attempted_at)
+        retry_at = None
+        if disable is None:
+            retry_at = self.policy.next_attempt(
+                attempt.backoff_step,
+                sent.attempted_at,
+                outcome.retry_after_seconds if outcome is not None else None,
+            )
+        return AttemptResult(
+            attempt,
+            False,
+            sent.attempted_at,
+            status_code=outcome.status_code if outcome else None,
+            duration_ms=outcome.duration_ms if outcome else None,
+            error=sent.error if outcome is None else (outcome.error or _status_error(outcome)),
+            response_body=outcome.response_body if outcome else None,
+            retry_at=retry_at,
+            disable=disable,
+        )
+
+
+def _status_error(outcome: DeliveryOutcome) -> str:
+    return f"the endpoint answered {outcome.status_code}; any 2xx is a success"
+
+
+def dispatcher_workers(env: Environment) -> Sequence[Worker]:
+    """The worker factory: one dispatcher per environment that has a transport."""
+    try:
+        return [WebhookDispatcher(env)]
+    except PluginSelectionError as exc:
+        log.warning("no webhook dispatcher for %s: %s", env.name, exc)
+        return []

@@ -1,0 +1,441 @@
+"""The webhook dispatcher against a real receiver on loopback, with an injected clock."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import new_platform
+from tests.webhook_receiver import Answer, Receiver, json_of, receiving
+from wattbridge.clock import FrozenClock, isoformat
+from wattbridge.environments import Environment
+from wattbridge.services.dispatcher import WebhookDispatcher
+from wattbridge.services.retry_policy import RETRY_DELAYS, RetryPolicy
+from wattbridge.services.webhooks import WebhookEndpointService
+from wattbridge.webhooks.signing import InvalidSignature, verify
+
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+PRIVATE = {"sandbox.private_webhook_targets": True, "live.private_webhook_targets": True}
+
+
+class World:
+    """A platform with a frozen clock, a project, and a receiver."""
+
+    def __init__(
+        self, data_dir: Path, receiver: Receiver, project: str = "acme", **config: Any
+    ) -> None:
+        self.clock = FrozenClock(T0)
+        self.platform = new_platform(data_dir, clock=self.clock, **{**PRIVATE, **config})
+        self.project = self.platform.access.create_project(project, live_enabled=True).id
+        self.receiver = receiver
+        self.dispatchers: list[WebhookDispatcher] = []
+
+    def env(self, name: str = "sandbox") -> Environment:
+        return self.platform.environment(name)  # type: ignore[arg-type]
+
+    def endpoint(self, env: str = "sandbox", **body: Any) -> dict[str, Any]:
+        service = WebhookEndpointService(self.env(env))
+        return service.create(self.project, {"url": self.receiver.url, **body})
+
+    def record(self, event_type: str = "scan.completed", env: str = "sandbox") -> str:
+        environment = self.env(env)
+        with environment.db.transaction():
+            return environment.event_service.record(self.project, event_type, {"id": "scan_1"})
+
+    def dispatcher(self, env: str = "sandbox", **options: Any) -> WebhookDispatcher:
+        options.setdefault("policy", RetryPolicy(rng=random.Random(7)))
+        options.setdefault("interval", 0.05)
+        dispatcher = WebhookDispatcher(self.env(env), **options)
+        self.dispatchers.append(dispatcher)
+        return dispatcher
+
+    def log(self, endpoint_id: str, env: str = "sandbox") -> list[dict[str, Any]]:
+        service = WebhookEndpointService(self.env(env))
+        return service.deliveries(self.project, endpoint_id, 100, 0)[0]
+
+    def close(self) -> None:
+        for dispatcher in self.dispatchers:
+            dispatcher.close()
+        self.platform.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with receiving() as receiver:
+        created = World(tmp_path / "data", receiver, **{"sandbox.webhook_delay": "0s"})
+        yield created
+        created.close()
+
+
+def now_ts(world: World) -> float:
+    return world.clock.now().timestamp()
+
+
+def test_delivery_is_signed_and_verifies(world: World) -> None:
+    endpoint = world.endpoint()
+    event_id = world.record()
+    assert world.dispatcher().run_once() == 2  # one event fanned out, one attempt completed
+    [item] = world.receiver.received
+    event = world.env().event_service.get(world.project, event_id)
+    assert json_of(item) == event
+    assert set(json_of(item)) == {"id", "type", "createdAt", "environment", "data"}
+    assert item.headers["webhook-timestamp"] == str(int(now_ts(world)))
+    assert item.headers["webhook-id"].startswith("msg_")
+    assert item.headers["content-type"] == "application/json"
+    verify(endpoint["secret"], item.headers, item.body, now_ts(world))
+    [entry] = world.log(endpoint["id"])
+    assert entry["status"] == "succeeded" and entry["statusCode"] == 200
+    assert entry["webhookId"] == item.webhook_id and entry["eventType"] == "scan.completed"
+    assert entry["attemptedAt"] == isoformat(T0) and entry["nextAttemptAt"] is None
+
+
+@pytest.mark.parametrize("part", ["body", "webhook-id", "webhook-timestamp"])
+def test_a_tampered_delivery_is_rejected(world: World, part: str) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    world.dispatcher().run_once()
+    [item] = world.receiver.received
+    headers, body = dict(item.headers), item.body
+    if part == "body":
+        body = body.replace(b"scan_1", b"scan_2")
+    elif part == "webhook-id":
+        headers["webhook-id"] = headers["webhook-id"][:-1] + "x"
+    else:
+        headers["webhook-timestamp"] = str(int(headers["webhook-timestamp"]) + 1)
+    with pytest.raises(InvalidSignature):
+        verify(endpoint["secret"], headers, body, now_ts(world))
+
+
+def test_standardwebhooks_library_verifies_a_delivery(world: World) -> None:
+    standardwebhooks = pytest.importorskip("standardwebhooks.webhooks")
+    # The library checks the timestamp against the real clock.
+    world.clock.set(datetime.now(UTC))
+    endpoint = world.endpoint()
+    world.record()
+    world.dispatcher().run_once()
+    [item] = world.receiver.received
+    hook = standardwebhooks.Webhook(endpoint["secret"])
+    assert hook.verify(item.body, item.headers)["id"] == json_of(item)["id"]
+    tampered = item.body.replace(b"scan_1", b"scan_2")
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        hook.verify(tampered, item.headers)
+
+
+def test_rotation_signs_with_both_secrets_until_the_old_one_expires(world: World) -> None:
+    old = world.endpoint()
+    rotated = WebhookEndpointService(world.env()).rotate_secret(
+        world.project, old["id"], {"expiresIn": 3600}
+    )
+    assert rotated["secret"] != old["secret"] and rotated["secret"].startswith("whsec_")
+    dispatcher = world.dispatcher()
+    world.record()
+    dispatcher.run_once()
+    first = world.receiver.received[-1]
+    assert len(first.headers["webhook-signature"].split()) == 2
+    for secret in (old["secret"], rotated["secret"]):
+        verify(secret, first.headers, first.body, now_ts(world))
+    world.clock.advance(3601)
+    world.record()
+    dispatcher.run_once()
+    second = world.receiver.received[-1]
+    assert len(second.headers["webhook-signature"].split()) == 1
+    verify(rotated["secret"], second.headers, second.body, now_ts(world))
+    with pytest.raises(InvalidSignature):
+        verify(old["secret"], second.headers, second.body, now_ts(world))
+
+
+def test_a_500_is_retried_on_schedule_with_the_same_webhook_id(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    dispatcher = world.dispatcher()
+    world.receiver.answer(500)
+    dispatcher.run_once()
+    [failed] = world.log(endpoint["id"])[1:] or world.log(endpoint["id"])
+    log = world.log(endpoint["id"])
+    assert [e["status"] for e in log] == ["pending", "failed"]
+    failed, pending = log[1], log[0]
+    assert failed["statusCode"] == 500 and "500" in failed["error"]
+    due = datetime.fromisoformat(pending["nextAttemptAt"].replace("Z", "+00:00"))
+    assert timedelta(seconds=4.5) <= due - T0 <= timedelta(seconds=5.5)
+    assert failed["nextAttemptAt"] == pending["nextAttemptAt"]
+    assert dispatcher.run_once() == 0  # not due yet: nothing is sent
+    assert len(world.receiver.received) == 1
+    world.clock.advance(6)
+    world.receiver.answer(200)
+    dispatcher.run_once()
+    first, second = world.receiver.received
+    assert first.webhook_id == second.webhook_id
+    assert int(second.headers["webhook-timestamp"]) == int(first.headers["webhook-timestamp"]) + 6
+    verify(endpoint["secret"], second.headers, second.body, now_ts(world))
+    assert [e["status"] for e in world.log(endpoint["id"])] == ["succeeded", "failed"]
+    assert [e["attempt"] for e in world.log(endpoint["id"])] == [2, 1]
+
+
+def test_a_timeout_is_a_failure_and_is_retried(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    world.receiver.answer(200, delay=1.0)
+    world.dispatcher(timeout_seconds=0.2).run_once()
+    failed = world.log(endpoint["id"])[1]
+    assert failed["status"] == "failed" and failed["statusCode"] is None
+    assert "timed out" in failed["error"]
+    assert world.log(endpoint["id"])[0]["status"] == "pending"
+
+
+def test_retry_after_is_honoured(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    world.receiver.answer(429, retry_after="120")
+    dispatcher = world.dispatcher()
+    dispatcher.run_once()
+    pending = world.log(endpoint["id"])[0]
+    assert pending["nextAttemptAt"] == isoformat(T0 + timedelta(seconds=120))
+    world.clock.advance(119)
+    assert dispatcher.run_once() == 0
+    world.clock.advance(1)
+    world.receiver.answer(200)
+    dispatcher.run_once()
+    assert world.log(endpoint["id"])[0]["status"] == "succeeded"
+
+
+def test_410_disables_the_endpoint_without_retry(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    world.receiver.answer(410)
+    dispatcher = world.dispatcher()
+    dispatcher.run_once()
+    [failed] = world.log(endpoint["id"])
+    assert failed["status"] == "failed" and failed["nextAttemptAt"] is None
+    current = WebhookEndpointService(world.env()).get(world.project, endpoint["id"])
+    assert current["enabled"] is False and "410" in current["disabledReason"]
+    world.record()
+    dispatcher.run_once()
+    assert len(world.receiver.received) == 1  # a disabled endpoint gets nothing new
+
+
+def test_the_schedule_ends_after_ten_attempts(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    world.receiver.answer(503)
+    dispatcher = world.dispatcher(policy=RetryPolicy(jitter=0.0))
+    for delay in (timedelta(0), *RETRY_DELAYS):
+        world.clock.advance(delay)
+        dispatcher.run_once()
+    log = world.log(endpoint["id"])
+    assert len(log) == len(world.receiver.received) == 10
+    assert all(e["status"] == "failed" for e in log)
+    assert log[0]["nextAttemptAt"] is None and log[0]["attempt"] == 10
+    assert len({r.webhook_id for r in world.receiver.received}) == 1
+    world.clock.advance(timedelta(days=1))
+    assert dispatcher.run_once() == 0
+
+
+def test_five_days_of_failures_disable_the_endpoint(world: World) -> None:
+    endpoint = world.endpoint()
+    world.receiver.answer(500)
+    dispatcher = world.dispatcher()
+    world.record()
+    dispatcher.run_once()
+    world.clock.advance(timedelta(days=4, hours=23))
+    world.record()
+    dispatcher.run_once()
+    service = WebhookEndpointService(world.env())
+    assert service.get(world.project, endpoint["id"])["enabled"] is True
+    world.clock.advance(timedelta(hours=1))
+    world.record()
+    dispatcher.run_once()
+    disabled = service.get(world.project, endpoint["id"])
+    assert disabled["enabled"] is False and "5 days" in disabled["disabledReason"]
+
+
+def test_a_success_resets_the_failure_streak(world: World) -> None:
+    endpoint = world.endpoint()
+    dispatcher = world.dispatcher()
+    world.receiver.answer(500)
+    world.record()
+    dispatcher.run_once()
+    world.clock.advance(timedelta(days=3))
+    world.receiver.answer(200)
+    world.record()
+    dispatcher.run_once()
+    world.clock.advance(timedelta(days=3))
+    world.receiver.answer(500)
+    world.record()
+    dispatcher.run_once()
+    service = WebhookEndpointService(world.env())
+    assert service.get(world.project, endpoint["id"])["enabled"] is True
+
+
+def test_recover_requeues_given_up_deliveries_after_re_enabling(world: World) -> None:
+    endpoint = world.endpoint()
+    service = WebhookEndpointService(world.env())
+    world.receiver.answer(410)
+    dispatcher = world.dispatcher()
+    world.record()
+    dispatcher.run_once()
+    with pytest.raises(Exception, match="disabled"):
+        service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
+    service.update(world.project, endpoint["id"], {"enabled": True})
+    world.clock.advance(60)
+    result = service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
+    assert result["recovered"] == 1
+    # A second call finds nothing more to recover: the delivery is pending again.
+    again = service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
+    assert again["recovered"] == 0
+    world.receiver.answer(200)
+    dispatcher.run_once()
+    first, second = world.receiver.received
+    assert first.webhook_id == second.webhook_id
+    assert [e["status"] for e in world.log(endpoint["id"])] == ["succeeded", "failed"]
+
+
+def test_environments_are_isolated_on_the_same_url(world: World) -> None:
+    sandbox = world.endpoint("sandbox")
+    live = world.endpoint("live")
+    sandbox_event = world.record(env="sandbox")
+    live_event = world.record(env="live")
+    world.dispatcher("sandbox").run_once()
+    world.dispatcher("live").run_once()
+    received = {json_of(r)["id"]: r for r in world.receiver.received}
+    assert set(received) == {sandbox_event, live_event}
+    assert json_of(received[sandbox_event])["environment"] == "sandbox"
+    assert json_of(received[live_event])["environment"] == "live"
+    now = now_ts(world)
+    verify(sandbox["secret"], received[sandbox_event].headers, received[sandbox_event].body, now)
+    verify(live["secret"], received[live_event].headers, received[live_event].body, now)
+    with pytest.raises(InvalidSignature):
+        verify(live["secret"], received[sandbox_event].headers, received[sandbox_event].body, now)
+
+
+def test_event_filters_and_test_events_reach_only_their_endpoint(world: World) -> None:
+    scans = world.endpoint(events=["scan.completed"])
+    devices = world.endpoint(events=["device.connected"])
+    world.record("scan.completed")
+    world.record("device.disconnected")
+    service = WebhookEndpointService(world.env())
+    test = service.send_test(world.project, devices["id"])
+    world.dispatcher().run_once()
+    by_type = {json_of(r)["type"]: r for r in world.receiver.received}
+    assert set(by_type) == {"scan.completed", "webhook.test"}
+    verify(scans["secret"], by_type["scan.completed"].headers, by_type["scan.completed"].body,
+           now_ts(world))
+    verify(devices["secret"], by_type["webhook.test"].headers, by_type["webhook.test"].body,
+           now_ts(world))
+    assert by_type["webhook.test"].webhook_id == test["webhookId"]
+
+
+def test_an_endpoint_created_later_does_not_get_older_events(world: World) -> None:
+    world.record()
+    world.clock.advance(1)
+    world.endpoint()
+    world.dispatcher().run_once()
+    assert world.receiver.received == []
+
+
+def test_deleted_endpoints_get_nothing(world: World) -> None:
+    endpoint = world.endpoint()
+    world.record()
+    WebhookEndpointService(world.env()).delete(world.project, endpoint["id"])
+    world.dispatcher().run_once()
+    assert world.receiver.received == []
+
+
+@pytest.mark.parametrize(("delay", "wait"), [("3m", 180), ("0s", 0)])
+def test_sandbox_action_delay(tmp_path: Path, delay: str, wait: int) -> None:
+    with receiving() as receiver:
+        world = World(tmp_path / "data", receiver, **{"sandbox.webhook_delay": delay})
+        try:
+            world.endpoint()
+            dispatcher = world.dispatcher()
+            world.record("action.completed")
+            world.record("scan.completed")
+            dispatcher.run_once()
+            assert [json_of(r)["type"] for r in receiver.received] == (
+                ["action.completed", "scan.completed"] if wait == 0 else ["scan.completed"]
+            )
+            if wait:
+                world.clock.advance(wait - 1)
+                dispatcher.run_once()
+                assert len(receiver.received) == 1
+                world.clock.advance(1)
+                dispatcher.run_once()
+                assert json_of(receiver.received[-1])["type"] == "action.completed"
+            # live sends action events at once whatever the sandbox delay is
+            world.endpoint("live")
+            world.record("action.completed", env="live")
+            world.dispatcher("live").run_once()
+            assert json_of(receiver.received[-1])["environment"] == "live"
+        finally:
+            world.close()
+
+
+def test_ssrf_is_checked_again_at_every_attempt(tmp_path: Path) -> None:
+    with receiving() as receiver:
+        first = World(tmp_path / "data", receiver)
+        endpoint = first.endpoint()
+        first.platform.close()
+        # The operator turns private targets off: the stored loopback URL is refused.
+        strict = World(
+            tmp_path / "data", receiver, "other", **{"sandbox.private_webhook_targets": False}
+        )
+        strict.project = first.project
+        try:
+            strict.record()
+            strict.dispatcher().run_once()
+            assert receiver.received == []
+            failed = strict.log(endpoint["id"])[1]
+            assert "loopback" in failed["error"] and failed["error"].startswith("not sent")
+        finally:
+            strict.close()
+
+
+def test_two_workers_never_send_the_same_attempt(tmp_path: Path) -> None:
+    with receiving() as receiver:
+        world = World(tmp_path / "data", receiver)
+        other = new_platform(tmp_path / "data", clock=world.clock, **PRIVATE)
+        try:
+            world.endpoint()
+            environment = world.env()
+            with environment.db.transaction():
+                for _ in range(300):
+                    environment.event_service.record(world.project, "scan.completed", {})
+            a = world.dispatcher(concurrency=16)
+            b = WebhookDispatcher(other.environment("sandbox"), concurrency=16, interval=0.05)
+            threads = [threading.Thread(target=d.run_once) for d in (a, b)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            ids = [r.webhook_id for r in receiver.received]
+            assert len(ids) == 300 and len(set(ids)) == 300
+            b.close()
+        finally:
+            world.close()
+            other.close()
+
+
+def test_payload_bytes_are_the_rendered_event(world: World) -> None:
+    world.endpoint()
+    event_id = world.record()
+    world.dispatcher().run_once()
+    rendered = world.env().event_service.get(world.project, event_id)
+    assert world.receiver.bodies() == [json.dumps(rendered, separators=(",", ":")).encode()]
+
+
+def test_a_slow_receiver_does_not_hold_up_others(world: World) -> None:
+    slow = world.endpoint()
+    fast_path = world.receiver.url.replace("/hook", "/fast")
+    world.endpoint(url=fast_path)
+    world.receiver.responder = lambda item: Answer(delay=0.6 if item.path == "/hook" else 0)
+    world.record()
+    world.dispatcher().run_once()
+    paths = [r.path for r in world.receiver.acknowledged]
+    assert paths == ["/fast", "/hook"]
+    assert world.log(slow["id"])[0]["status"] == "succeeded"
