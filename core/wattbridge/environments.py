@@ -15,6 +15,7 @@ from wattbridge.config import EnvironmentConfig
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.errors import PluginSelectionError
 from wattbridge.plugins import PluginSet, RegisteredDriver
+from wattbridge.services.devices import DeviceService
 from wattbridge.services.events import EventService
 from wattbridge.store.events import EventStore
 from wattbridge.store.idempotency import IdempotencyStore
@@ -53,6 +54,7 @@ class Environment:
         self.events = EventStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
         self.event_service = EventService(self.events, name, clock, config.webhook_delay)
+        self.devices = DeviceService(self)
 
     def _single(self, plugins: PluginSet, kind: str, name: str) -> RegisteredDriver | None:
         chosen = self._optional(plugins, kind, (name,))

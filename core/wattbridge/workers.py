@@ -45,7 +45,11 @@ def worker_factories() -> list[WorkerFactory]:
     """The features' worker factories (one line each); each is called per environment."""
     # Imported here, not at module level: services import the store and the
     # environment, which must stay importable without the workers.
-    return []
+    from wattbridge.services.action_lifecycle import action_workers
+    from wattbridge.services.dispatcher import dispatcher_workers
+    from wattbridge.services.scan_syncer import scan_workers
+
+    return [scan_workers, dispatcher_workers, action_workers]
 
 
 def workers_for(platform: Platform) -> list[Worker]:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from wattbridge.store import events, idempotency
+from wattbridge.store import devices as device_store
+from wattbridge.store import events, idempotency, scans
+from wattbridge.store import webhooks as webhook_store
 
 ENVIRONMENT_MIGRATIONS: tuple[Migrations, ...] = (
     events.migrations,
     idempotency.migrations,
+    scans.migrations,
+    webhook_store.migrations,
+    device_store.migrations,
 )

@@ -1,0 +1,220 @@
+"""``/v1/devices``, ``/v1/sandbox/devices`` and ``/v1/vendors``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
+from wattbridge.api.routing import ApiRoute, Call, Param, Reply
+from wattbridge.clock import parse_instant
+from wattbridge.drivers.devices import DEVICE_TYPES
+from wattbridge.errors import ValidationFailed
+
+_TYPE = Param("type", {"type": "string", "enum": list(DEVICE_TYPES)}, "Only devices of this type.")
+
+
+def _at(query: QueryParams) -> datetime | None:
+    raw = query.get("at")
+    if raw is None:
+        return None
+    try:
+        return parse_instant(raw)
+    except ValueError as exc:
+        raise ValidationFailed.single("$.query.at", str(exc)) from None
+
+
+def _flag(query: QueryParams, name: str) -> bool:
+    raw = (query.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ValidationFailed.single(f"$.query.{name}", f"must be true or false, got {raw!r}")
+    return raw in ("true", "1")
+
+
+def list_devices(call: Call) -> dict[str, Any]:
+    """Connected devices of the project, oldest first."""
+    limit, offset = page_window(call.query)
+    items, total = call.environment.devices.list_devices(
+        call.project_id,
+        limit,
+        offset,
+        call.query.get("type") or None,
+        call.query.get("userId") or None,
+    )
+    return paginated(items, limit, offset, total)
+
+
+def get_device(call: Call) -> dict[str, Any]:
+    """One device with its state (``at``: simulated devices only)."""
+    at, expedite = _at(call.query), _flag(call.query, "expedite")
+    return call.environment.devices.read(call.project_id, call.path_params["id"], at, expedite)
+
+
+def disconnect_device(call: Call) -> dict[str, Any]:
+    """Disconnect a device."""
+    return call.environment.devices.disconnect(call.project_id, call.path_params["id"])
+
+
+def create_sandbox_device(call: Call) -> Reply:
+    """Invent a simulated device."""
+    body = call.json_object()
+    return Reply(call.environment.devices.create_simulated(call.project_id, body), status=201)
+
+
+def list_vendors(call: Call) -> dict[str, Any]:
+    """Vendors offered in this environment."""
+    limit, offset = page_window(call.query)
+    items, total = call.environment.devices.vendors(limit, offset, call.query.get("type") or None)
+    return paginated(items, limit, offset, total)
+
+
+ROUTES = [
+    ApiRoute(
+        "GET", "/v1/devices", list_devices, "List devices", "devices",
+        query=(_TYPE, Param("userId", {"type": "string"}, "Only this end user's devices."),
+               LIMIT, OFFSET),
+        response="DeviceList", errors=(400,),
+    ),
+    ApiRoute(
+        "GET", "/v1/devices/{id}", get_device, "Get a device and its state", "devices",
+        query=(
+            Param("at", {"type": "string", "format": "date-time"},
+                  "Simulated devices only: the state at this instant (400 SANDBOX_ONLY "
+                  "for real hardware)."),
+            Param("expedite", {"type": "boolean"},
+                  "Accept cached live state only if under 1 minute old (default 15 minutes)."),
+        ),
+        response="Device", errors=(400, 404),
+    ),
+    ApiRoute(
+        "DELETE", "/v1/devices/{id}", disconnect_device, "Disconnect a device", "devices",
+        response="DisconnectedDevice", errors=(404,),
+    ),
+    ApiRoute(
+        "POST", "/v1/sandbox/devices", create_sandbox_device, "Create a simulated device",
+        "devices", status=201, body="CreateSandboxDevice", response="Device", errors=(400,),
+    ),
+    ApiRoute(
+        "GET", "/v1/vendors", list_vendors, "List the vendors of this environment", "devices",
+        query=(Param("type", {"type": "string", "enum": list(DEVICE_TYPES)},
+                     "Only vendors of this device type."), LIMIT, OFFSET),
+        response="VendorList", errors=(400,),
+    ),
+]
+
+_NUMBER = {"type": "number"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "DeviceType": {"type": "string", "enum": list(DEVICE_TYPES)},
+    "Device": {
+        "type": "object",
+        "required": ["id", "type", "vendor", "model", "userId", "sync", "metadata", "state",
+                     "commands", "settings", "lastAction"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^dev_"},
+            "type": {"$ref": "#/components/schemas/DeviceType"},
+            "vendor": {"type": "string"},
+            "model": {"type": "string"},
+            "userId": {"type": "string"},
+            "sync": {
+                "type": "object",
+                "required": ["available", "lastPulledAt"],
+                "properties": {"available": {"type": "boolean"}, "lastPulledAt": _NULLABLE_TIME},
+            },
+            "metadata": {
+                "type": "object",
+                "required": ["source"],
+                "properties": {
+                    "source": {"type": "string",
+                               "enum": ["projection", "live", "cache", "fallback"]},
+                },
+            },
+            "state": {"type": ["object", "null"],
+                      "description": "Type-specific fields; null only for a fallback read "
+                      "of a device whose state was never read."},
+            "commands": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["parameters", "execution"],
+                    "properties": {
+                        "parameters": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["unit", "min", "max"],
+                                "properties": {"unit": {"type": "string"}, "min": _NUMBER,
+                                               "max": _NUMBER},
+                            },
+                        },
+                        "execution": {"type": "array", "items": {
+                            "type": "string", "enum": ["immediate", "scheduled", "windowed"]}},
+                    },
+                },
+            },
+            "settings": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["value", "unit", "min", "max"],
+                    "properties": {"value": _NUMBER, "unit": {"type": "string"}, "min": _NUMBER,
+                                   "max": _NUMBER},
+                },
+            },
+            "lastAction": {"oneOf": [{"$ref": "#/components/schemas/Action"}, {"type": "null"}]},
+        },
+    },
+    "DeviceList": {
+        "type": "object",
+        "required": ["items", "pagination"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
+            "pagination": {"$ref": "#/components/schemas/Pagination"},
+        },
+    },
+    "DisconnectedDevice": {
+        "type": "object",
+        "required": ["id", "type", "vendor", "model", "userId", "disconnected"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^dev_"},
+            "type": {"$ref": "#/components/schemas/DeviceType"},
+            "vendor": {"type": "string"},
+            "model": {"type": "string"},
+            "userId": {"type": "string"},
+            "disconnected": {"const": True},
+        },
+    },
+    "CreateSandboxDevice": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type"],
+        "properties": {
+            "type": {"$ref": "#/components/schemas/DeviceType"},
+            "vendor": {"type": "string", "description": "Vendor id or name (default: chosen)."},
+            "userId": {"type": "string", "description": "Owner (default 'sandbox-user')."},
+            "model": {"type": "string", "description": "Model name (default: chosen)."},
+        },
+    },
+    "Vendor": {
+        "type": "object",
+        "required": ["id", "name", "deviceTypes", "authScheme", "provider"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "deviceTypes": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceType"}},
+            "authScheme": {"type": "string", "enum": ["password", "api_key", "local_host"]},
+            "provider": {"type": "string"},
+        },
+    },
+    "VendorList": {
+        "type": "object",
+        "required": ["items", "pagination"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Vendor"}},
+            "pagination": {"$ref": "#/components/schemas/Pagination"},
+        },
+    },
+}

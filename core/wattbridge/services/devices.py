@@ -1,0 +1,323 @@
+"""Devices: linking, listing, reading (with the live cache and fallback), disconnecting.
+
+Nothing here knows which environment it serves. What differs between sandbox
+and live comes from the environment's providers:
+
+- a provider implementing :class:`~wattbridge.drivers.devices.SimulatesDevices`
+  can invent devices (``POST /v1/sandbox/devices``), answer reads at any instant
+  (``?at=``) and honour the ``sandbox`` control object on actions; where no
+  provider simulates, those answer ``400 SANDBOX_ONLY``;
+- a reading with ``source="live"`` (fresh from an OEM) is remembered and served
+  from cache within the TTL; when the OEM then fails, the last known state is
+  served as ``fallback``. Projections are never cached: they are cheap and exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from wattbridge.clock import isoformat
+from wattbridge.drivers.devices import (
+    DEVICE_TYPES,
+    DeviceProvider,
+    DeviceType,
+    DiscoveredDevice,
+    ProviderError,
+    SimulatesDevices,
+)
+from wattbridge.errors import DeviceLimitReached, NotFound, SandboxOnly, ValidationFailed
+from wattbridge.ids import new_id
+from wattbridge.models.devices import CreateSandboxDevice
+from wattbridge.serialization import structure
+from wattbridge.services.action_records import device_ref, render_action
+from wattbridge.services.actions import ActionService
+from wattbridge.store.devices import ActionStore, DeviceRow, DeviceStore
+
+if TYPE_CHECKING:
+    from wattbridge.environments import Environment
+
+CACHE_TTL = timedelta(minutes=15)
+EXPEDITE_TTL = timedelta(minutes=1)
+DEFAULT_SANDBOX_USER = "sandbox-user"
+
+
+@attrs.frozen
+class Reading:
+    """A state as the API shows it: the values, where they came from, and when."""
+
+    state: dict[str, Any] | None
+    source: str
+    available: bool
+    pulled_at: datetime | None
+
+
+class DeviceService:
+    """The devices of one environment.
+
+    ``device_limit`` is the most connected devices a project may have (None: no
+    limit). It is a seam for the plans of live projects; the sandbox has none.
+    """
+
+    def __init__(self, env: Environment, device_limit: int | None = None) -> None:
+        self.env = env
+        self.clock = env.clock
+        self.device_limit = device_limit
+        self.store = DeviceStore(env.db)
+        self.action_store = ActionStore(env.db)
+        self.actions = ActionService(env, self)
+
+    # --- providers ------------------------------------------------------------
+
+    def simulators(self) -> list[tuple[str, SimulatesDevices]]:
+        """The environment's providers that simulate devices."""
+        return [(n, p) for n, p in self.env.providers.items() if isinstance(p, SimulatesDevices)]
+
+    def require_simulation(self, feature: str) -> None:
+        """Refuse a simulation-only feature where no provider simulates devices.
+
+        :raises SandboxOnly: naming the feature and how to reach the sandbox.
+        """
+        if not self.simulators():
+            raise SandboxOnly(
+                f"{feature} is only available with simulated devices; "
+                "use a sandbox key (sk_test_…)."
+            )
+
+    def provider_of(self, row: DeviceRow) -> DeviceProvider:
+        """The provider serving a stored device."""
+        provider = self.env.providers.get(row.provider)
+        if provider is None:
+            raise NotFound(
+                f"Device {row.id!r} belongs to the provider {row.provider!r}, which this "
+                "server no longer runs; ask the operator to install it."
+            )
+        return provider  # type: ignore[no-any-return]
+
+    def simulates(self, row: DeviceRow) -> bool:
+        """Whether the device's provider simulates it."""
+        return isinstance(self.provider_of(row), SimulatesDevices)
+
+    # --- records ----------------------------------------------------------------
+
+    def require(self, project_id: str, device_id: str) -> DeviceRow:
+        """A connected device of the project, or 404."""
+        row = self.store.get(project_id, device_id)
+        if row is None:
+            raise NotFound(f"No device {device_id!r} in this project and environment.")
+        return row
+
+    def create_simulated(self, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Invent a device with a simulating provider (``POST /v1/sandbox/devices``)."""
+        request = structure(body, CreateSandboxDevice)
+        self.require_simulation("POST /v1/sandbox/devices")
+        device_id = new_id("dev")
+        chosen = self._simulator_for(request.type, request.vendor)
+        name, simulator = chosen
+        try:
+            found = simulator.create_device(request.type, request.vendor, request.model, device_id)
+        except ValueError as exc:
+            path = "$.model" if request.model and "model" in str(exc) else "$.vendor"
+            raise ValidationFailed.single(path, str(exc)) from None
+        user_id = request.user_id or DEFAULT_SANDBOX_USER
+        [row] = self.link_devices(project_id, user_id, name, [found], device_ids=[device_id])
+        return self.render(row)
+
+    def _simulator_for(
+        self, device_type: DeviceType, vendor: str | None
+    ) -> tuple[str, SimulatesDevices]:
+        simulators = self.simulators()
+        for name, sim in simulators:
+            offered = [v for v in self.env.providers[name].vendors if device_type in v.device_types]
+            if offered and (
+                vendor is None or any(vendor.lower() in (v.id, v.name.lower()) for v in offered)
+            ):
+                return name, sim
+        # No exact match: let the first simulator explain what it offers.
+        return simulators[0]
+
+    def link_devices(
+        self,
+        project_id: str,
+        user_id: str,
+        provider: str,
+        discovered: Sequence[DiscoveredDevice],
+        device_ids: Sequence[str] | None = None,
+    ) -> list[DeviceRow]:
+        """Store devices a provider found for ``user_id`` and fire ``device.connected``.
+
+        A device the project already has (same provider and external id) is
+        returned as it is, without a new event. Used by the Link UI and by
+        ``POST /v1/sandbox/devices``.
+
+        :raises DeviceLimitReached: the new devices would exceed ``device_limit``.
+        """
+        now = self.clock.now()
+        rows: list[DeviceRow] = []
+        with self.env.db.transaction():
+            fresh = [
+                d for d in discovered if self.store.find_linked(project_id, provider, d.external_id)
+                is None
+            ]
+            if self.device_limit is not None:
+                connected = self.store.count_connected(project_id)
+                if connected + len(fresh) > self.device_limit:
+                    raise DeviceLimitReached(
+                        f"This project may connect at most {self.device_limit} devices and has "
+                        f"{connected}; disconnect devices or upgrade the plan."
+                    )
+            for index, found in enumerate(discovered):
+                existing = self.store.find_linked(project_id, provider, found.external_id)
+                if existing is not None:
+                    rows.append(existing)
+                    continue
+                row = DeviceRow(
+                    id=device_ids[index] if device_ids else new_id("dev"),
+                    project_id=project_id,
+                    provider=provider,
+                    external_id=found.external_id,
+                    type=found.type,
+                    vendor=found.vendor,
+                    model=found.model,
+                    user_id=user_id,
+                    attributes=dict(found.attributes),
+                    created_at=now,
+                    disconnected_at=None,
+                    last_state=None,
+                    last_pulled_at=None,
+                )
+                self.store.insert(row)
+                self.env.event_service.record(project_id, "device.connected", summary(row))
+                rows.append(row)
+        return rows
+
+    def list_devices(
+        self,
+        project_id: str,
+        limit: int,
+        offset: int,
+        device_type: str | None = None,
+        user_id: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the project's connected devices with their current state."""
+        if device_type is not None and device_type not in DEVICE_TYPES:
+            raise ValidationFailed.single(
+                "$.query.type",
+                f"unknown device type {device_type!r}; use one of: {', '.join(DEVICE_TYPES)}",
+            )
+        rows, total = self.store.list(project_id, limit, offset, device_type, user_id)
+        return [self.render(row) for row in rows], total
+
+    def read(
+        self, project_id: str, device_id: str, at: datetime | None = None, expedite: bool = False
+    ) -> dict[str, Any]:
+        """One device with its state now, or (simulated devices) at ``at``."""
+        if at is not None:
+            self.require_simulation("Reading a device at another time (?at=)")
+        row = self.require(project_id, device_id)
+        if at is not None and not self.simulates(row):
+            raise SandboxOnly(
+                f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
+            )
+        return self.render(row, at, expedite)
+
+    def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
+        """Disconnect a device: its scheduled actions are cancelled, then it answers 404."""
+        with self.env.db.transaction():
+            row = self.require(project_id, device_id)
+            self.actions.cancel_all_scheduled(row)
+            self.store.disconnect(project_id, device_id, self.clock.now())
+            data = {**summary(row), "disconnectedAt": isoformat(self.clock.now())}
+            self.env.event_service.record(project_id, "device.disconnected", data)
+        return {**summary(row), "disconnected": True}
+
+    def vendors(
+        self, limit: int, offset: int, device_type: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The vendors of this environment's providers, optionally of one device type."""
+        if device_type is not None and device_type not in DEVICE_TYPES:
+            raise ValidationFailed.single(
+                "$.query.type",
+                f"unknown device type {device_type!r}; use one of: {', '.join(DEVICE_TYPES)}",
+            )
+        items = [
+            {
+                "id": vendor.id,
+                "name": vendor.name,
+                "deviceTypes": list(vendor.device_types),
+                "authScheme": vendor.auth_scheme,
+                "provider": name,
+            }
+            for name, provider in sorted(self.env.providers.items())
+            for vendor in provider.vendors
+            if device_type is None or device_type in vendor.device_types
+        ]
+        return items[offset : offset + limit], len(items)
+
+    # --- state ---------------------------------------------------------------
+
+    def reading(self, row: DeviceRow, at: datetime | None, expedite: bool) -> Reading:
+        """The device's state by the cache rules (see the module docstring)."""
+        now = self.clock.now()
+        ttl = EXPEDITE_TTL if expedite else CACHE_TTL
+        pulled = row.last_pulled_at
+        if at is None and row.last_state is not None and pulled and now - pulled < ttl:
+            return Reading(row.last_state, "cache", True, pulled)
+        provider = self.provider_of(row)
+        instant = at or now
+        refs = self.actions.refs(row.id, instant, now)
+        try:
+            result = provider.read_state(device_ref(row), instant, refs)
+        except ProviderError:
+            return Reading(row.last_state, "fallback", False, row.last_pulled_at)
+        state = dict(result.state)
+        if result.source == "live":
+            with self.env.db.transaction():
+                self.store.remember_state(row.id, state, result.observed_at)
+        return Reading(state, result.source, True, result.observed_at)
+
+    def render(
+        self, row: DeviceRow, at: datetime | None = None, expedite: bool = False
+    ) -> dict[str, Any]:
+        """The API's device object (SPEC §3)."""
+        reading = self.reading(row, at, expedite)
+        caps = self.provider_of(row).capabilities(device_ref(row))
+        latest = self.action_store.latest(row.id)
+        return {
+            **summary(row),
+            "sync": {
+                "available": reading.available,
+                "lastPulledAt": None if reading.pulled_at is None else isoformat(reading.pulled_at),
+            },
+            "metadata": {"source": reading.source},
+            "state": reading.state,
+            "commands": {
+                name: {
+                    "parameters": {
+                        p: {"unit": spec.unit, "min": spec.min, "max": spec.max}
+                        for p, spec in command.parameters.items()
+                    },
+                    "execution": list(command.execution),
+                }
+                for name, command in caps.commands.items()
+            },
+            "settings": {
+                name: {"value": s.value, "unit": s.unit, "min": s.min, "max": s.max}
+                for name, s in caps.settings.items()
+            },
+            "lastAction": None if latest is None else render_action(latest),
+        }
+
+
+def summary(row: DeviceRow) -> dict[str, Any]:
+    """The identifying fields of a device (also the data of device.* events)."""
+    return {
+        "id": row.id,
+        "type": row.type,
+        "vendor": row.vendor,
+        "model": row.model,
+        "userId": row.user_id,
+    }

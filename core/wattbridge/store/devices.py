@@ -1,0 +1,381 @@
+"""Device records and their actions: the ``devices`` and ``actions`` tables.
+
+Devices are scoped by project (the database file is the environment). Actions
+carry an indexed ``due_at``: the instant the action worker must next look at
+them (start a scheduled one, finish an acknowledged one). The index is partial
+(only unfinished actions), so a worker pass costs O(due), not O(table). Workers
+claim rows with a lease (``locked_until`` + ``claim_token``); a claim whose
+lease ran out can be taken again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+from sqlite_utils import Migrations
+
+from wattbridge.clock import isoformat, parse_instant
+from wattbridge.store.sqlite import Database, Row
+
+migrations = Migrations("wattbridge.devices")
+
+ACTIVE_STATES = ("scheduled", "acknowledged")
+FINAL_STATES = ("completed", "failed", "cancelled")
+
+
+@migrations()
+def m001_devices_actions(db):  # type: ignore[no-untyped-def]
+    db.execute(
+        """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            model TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disconnected_at TEXT,
+            last_state TEXT,
+            last_pulled_at TEXT
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX devices_project ON devices (project_id, created_at, id)"
+        " WHERE disconnected_at IS NULL"
+    )
+    db.execute("CREATE INDEX devices_external ON devices (project_id, provider, external_id)")
+    db.execute(
+        """
+        CREATE TABLE actions (
+            id TEXT PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            device_id TEXT NOT NULL REFERENCES devices (id),
+            command TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            start_at TEXT NOT NULL,
+            end_at TEXT,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            control TEXT,
+            outcome TEXT,
+            error_code TEXT,
+            error_message TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            after_action_id TEXT,
+            due_at TEXT,
+            locked_until TEXT,
+            claim_token TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX actions_device ON actions (device_id, created_at, id)")
+    db.execute(
+        "CREATE INDEX actions_due ON actions (due_at)"
+        " WHERE state IN ('scheduled', 'acknowledged') AND due_at IS NOT NULL"
+    )
+    db.execute("CREATE INDEX actions_after ON actions (after_action_id)"
+               " WHERE after_action_id IS NOT NULL")
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else parse_instant(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else isoformat(value)
+
+
+@attrs.frozen
+class DeviceRow:
+    """A stored device."""
+
+    id: str
+    project_id: str
+    provider: str
+    external_id: str
+    type: str
+    vendor: str
+    model: str
+    user_id: str
+    attributes: dict[str, Any]
+    created_at: datetime
+    disconnected_at: datetime | None
+    last_state: dict[str, Any] | None
+    last_pulled_at: datetime | None
+
+
+def _device(row: Row) -> DeviceRow:
+    return DeviceRow(
+        **{
+            **row,
+            "attributes": json.loads(row["attributes"]),
+            "created_at": parse_instant(row["created_at"]),
+            "disconnected_at": _time(row["disconnected_at"]),
+            "last_state": None if row["last_state"] is None else json.loads(row["last_state"]),
+            "last_pulled_at": _time(row["last_pulled_at"]),
+        }
+    )
+
+
+@attrs.frozen
+class ActionRow:
+    """A stored action; ``parameters`` are ``{name: {"value", "unit"}}``."""
+
+    id: str
+    project_id: str
+    device_id: str
+    command: str
+    parameters: dict[str, dict[str, Any]]
+    start_at: datetime
+    end_at: datetime | None
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    control: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    after_action_id: str | None
+    due_at: datetime | None
+    locked_until: datetime | None
+    claim_token: str | None
+
+
+def _action(row: Row) -> ActionRow:
+    return ActionRow(
+        **{
+            **row,
+            "parameters": json.loads(row["parameters"]),
+            "start_at": parse_instant(row["start_at"]),
+            "end_at": _time(row["end_at"]),
+            "created_at": parse_instant(row["created_at"]),
+            "updated_at": parse_instant(row["updated_at"]),
+            "control": None if row["control"] is None else json.loads(row["control"]),
+            "outcome": None if row["outcome"] is None else json.loads(row["outcome"]),
+            "due_at": _time(row["due_at"]),
+            "locked_until": _time(row["locked_until"]),
+        }
+    )
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+class DeviceStore:
+    """Repository of the devices of one environment."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, device: DeviceRow) -> None:
+        """Store a new device (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT INTO devices (id, project_id, provider, external_id, type, vendor, model,"
+            " user_id, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                device.id, device.project_id, device.provider, device.external_id,
+                device.type, device.vendor, device.model, device.user_id,
+                _json(device.attributes), isoformat(device.created_at),
+            ),
+        )
+
+    def get(self, project_id: str, device_id: str) -> DeviceRow | None:
+        """A connected device of a project."""
+        row = self.db.query_one(
+            "SELECT * FROM devices WHERE id = ? AND project_id = ? AND disconnected_at IS NULL",
+            (device_id, project_id),
+        )
+        return None if row is None else _device(row)
+
+    def get_any(self, device_id: str) -> DeviceRow | None:
+        """A device by id, disconnected or not (workers finishing its actions)."""
+        row = self.db.query_one("SELECT * FROM devices WHERE id = ?", (device_id,))
+        return None if row is None else _device(row)
+
+    def find_linked(self, project_id: str, provider: str, external_id: str) -> DeviceRow | None:
+        """The connected device of a project with this provider's external id."""
+        row = self.db.query_one(
+            "SELECT * FROM devices WHERE project_id = ? AND provider = ? AND external_id = ?"
+            " AND disconnected_at IS NULL",
+            (project_id, provider, external_id),
+        )
+        return None if row is None else _device(row)
+
+    def count_connected(self, project_id: str) -> int:
+        """How many connected devices a project has (for plan limits)."""
+        row = self.db.query_one(
+            "SELECT count(*) AS n FROM devices WHERE project_id = ? AND disconnected_at IS NULL",
+            (project_id,),
+        )
+        return int(row["n"]) if row else 0
+
+    def list(
+        self,
+        project_id: str,
+        limit: int,
+        offset: int,
+        device_type: str | None = None,
+        user_id: str | None = None,
+    ) -> tuple[list[DeviceRow], int]:
+        """A page of connected devices, oldest first, and the total."""
+        where, params = "project_id = ? AND disconnected_at IS NULL", [project_id]
+        if device_type is not None:
+            where += " AND type = ?"
+            params.append(device_type)
+        if user_id is not None:
+            where += " AND user_id = ?"
+            params.append(user_id)
+        total = self.db.query_one(f"SELECT count(*) AS n FROM devices WHERE {where}", params)
+        rows = self.db.query(
+            f"SELECT * FROM devices WHERE {where} ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [_device(r) for r in rows], int(total["n"] if total else 0)
+
+    def disconnect(self, project_id: str, device_id: str, at: datetime) -> bool:
+        """Mark a device disconnected; False when it was not connected."""
+        return (
+            self.db.execute(
+                "UPDATE devices SET disconnected_at = ? WHERE id = ? AND project_id = ?"
+                " AND disconnected_at IS NULL",
+                (isoformat(at), device_id, project_id),
+            )
+            > 0
+        )
+
+    def remember_state(self, device_id: str, state: dict[str, Any], pulled_at: datetime) -> None:
+        """Keep the last state read from the OEM (cache and fallback)."""
+        self.db.execute(
+            "UPDATE devices SET last_state = ?, last_pulled_at = ? WHERE id = ?",
+            (_json(state), isoformat(pulled_at), device_id),
+        )
+
+
+class ActionStore:
+    """Repository of the actions of one environment."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, action: ActionRow) -> None:
+        """Store a new action (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT INTO actions (id, project_id, device_id, command, parameters, start_at,"
+            " end_at, state, created_at, updated_at, control, after_action_id, due_at,"
+            " locked_until, claim_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                action.id, action.project_id, action.device_id, action.command,
+                _json(action.parameters), isoformat(action.start_at), _iso(action.end_at),
+                action.state, isoformat(action.created_at), isoformat(action.updated_at),
+                _json(action.control), action.after_action_id, _iso(action.due_at),
+                _iso(action.locked_until), action.claim_token,
+            ),
+        )
+
+    def get(self, project_id: str, action_id: str) -> ActionRow | None:
+        """One action of a project."""
+        row = self.db.query_one(
+            "SELECT * FROM actions WHERE id = ? AND project_id = ?", (action_id, project_id)
+        )
+        return None if row is None else _action(row)
+
+    def by_id(self, action_id: str) -> ActionRow | None:
+        """An action by id, whatever its project (workers)."""
+        row = self.db.query_one("SELECT * FROM actions WHERE id = ?", (action_id,))
+        return None if row is None else _action(row)
+
+    def list_for_device(
+        self, device_id: str, limit: int, offset: int
+    ) -> tuple[list[ActionRow], int]:
+        """A page of a device's actions, newest first, and the total."""
+        total = self.db.query_one(
+            "SELECT count(*) AS n FROM actions WHERE device_id = ?", (device_id,)
+        )
+        rows = self.db.query(
+            "SELECT * FROM actions WHERE device_id = ? ORDER BY created_at DESC, rowid DESC"
+            " LIMIT ? OFFSET ?",
+            (device_id, limit, offset),
+        )
+        return [_action(r) for r in rows], int(total["n"] if total else 0)
+
+    def latest(self, device_id: str) -> ActionRow | None:
+        """The device's newest action."""
+        row = self.db.query_one(
+            "SELECT * FROM actions WHERE device_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (device_id,),
+        )
+        return None if row is None else _action(row)
+
+    def in_states(self, device_id: str, states: Sequence[str]) -> list[ActionRow]:
+        """A device's actions in ``states``, oldest start first."""
+        marks = ", ".join("?" for _ in states)
+        rows = self.db.query(
+            f"SELECT * FROM actions WHERE device_id = ? AND state IN ({marks})"
+            " ORDER BY start_at, created_at, rowid",
+            (device_id, *states),
+        )
+        return [_action(r) for r in rows]
+
+    def waiting_on(self, action_id: str) -> list[ActionRow]:
+        """Scheduled actions queued after ``action_id`` that have no start time yet."""
+        rows = self.db.query(
+            "SELECT * FROM actions WHERE after_action_id = ? AND state = 'scheduled'"
+            " AND due_at IS NULL",
+            (action_id,),
+        )
+        return [_action(r) for r in rows]
+
+    def update(self, action_id: str, expected_token: str | None = None, **changes: Any) -> bool:
+        """Change columns of an action; with ``expected_token``, only if the claim still holds.
+
+        Datetimes and JSON values are encoded here. Returns whether a row changed.
+        """
+        columns: list[str] = []
+        params: list[Any] = []
+        for name, value in changes.items():
+            columns.append(f"{name} = ?")
+            if isinstance(value, datetime):
+                params.append(isoformat(value))
+            elif isinstance(value, dict):
+                params.append(_json(value))
+            else:
+                params.append(value)
+        where, extra = "id = ?", [action_id]
+        if expected_token is not None:
+            where += " AND claim_token = ?"
+            extra.append(expected_token)
+        sql = f"UPDATE actions SET {', '.join(columns)} WHERE {where}"
+        return self.db.execute(sql, [*params, *extra]) > 0
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime, token: str) -> list[str]:
+        """Claim up to ``limit`` due, unleased actions for a worker; return their ids.
+
+        Call inside a write transaction so that two workers never claim the same row.
+        """
+        stamp = isoformat(now)
+        rows = self.db.query(
+            "SELECT id FROM actions WHERE state IN ('scheduled', 'acknowledged')"
+            " AND due_at IS NOT NULL AND due_at <= ?"
+            " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?",
+            (stamp, stamp, limit),
+        )
+        ids = [r["id"] for r in rows]
+        for action_id in ids:
+            self.db.execute(
+                "UPDATE actions SET locked_until = ?, claim_token = ? WHERE id = ?",
+                (isoformat(lease_until), token, action_id),
+            )
+        return ids
