@@ -29,8 +29,23 @@ unit: install
 
 test: lint unit
 
+# Headless Chromium for the scan report's browser test: Debian's package, installed
+# only when no `chromium` is on the PATH (as root, or through sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		$$sudo apt-get update -q && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends chromium; }
+	@chromium --version
+
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Regenerate the 20 sandbox fixtures by running the live solver on their canonical
+# inputs (docs/data.md). `make fixtures FIXTURES_FLAGS=--check` compares instead.
+fixtures: install
+	$(BIN)/python -m wattbridge_fixtures.generate $(FIXTURES_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,14 @@
 """The solver queue: runs queued scans through the environment's solver, one at a time.
 
-A pass claims the scan due longest ago with a lease (the solver's time limit
-plus a margin), marks it ``processing`` and writes ``scan.processing`` in the
-same transaction, runs the solver outside any transaction, then stores the
-outcome, ``completed`` with its result or ``error`` for a
-:class:`~wattbridge.drivers.scans.SolverFailed`, with its event, *only if the
-claim still holds*. A worker that dies mid-solve leaves a lease that runs out;
-the scan is then due again and another pass claims it. A scan that keeps
-failing unexpectedly is given up after :data:`MAX_ATTEMPTS` claims.
+A pass claims the scan due longest ago with a lease (the solver's time limit,
+the environment's ``solve_time_limit`` setting, plus a margin), marks it
+``processing`` and writes ``scan.processing`` in the same transaction, runs
+the solver outside any transaction, then stores the outcome, ``completed``
+with its result or ``error`` for a :class:`~wattbridge.drivers.scans.SolverFailed`,
+with its event, *only if the claim still holds*. A worker that dies mid-solve
+leaves a lease that runs out; the scan is then due again and another pass
+claims it. A scan that keeps failing unexpectedly is given up after
+:data:`MAX_ATTEMPTS` claims.
 
 The lifecycle never names a solver: any plugin whose solver has
 ``timeline = None`` is driven by this queue.
@@ -27,7 +28,6 @@ from wattbridge.models.scans import ScanInput
 from wattbridge.serialization import structure
 from wattbridge.services.scans import (
     EVENT_OF_STATUS,
-    SOLVE_TIME_LIMIT,
     render_scan,
     with_result,
 )
@@ -59,10 +59,11 @@ class SolverQueue:
     name = "solver-queue"
     interval = 1.0
 
-    def __init__(self, env: Environment, time_limit: timedelta = SOLVE_TIME_LIMIT) -> None:
+    def __init__(self, env: Environment, time_limit: timedelta | None = None) -> None:
+        """Solve ``env``'s queued scans; ``time_limit`` defaults to its ``solve_time_limit``."""
         self.env = env
         self.store = ScanStore(env.db)
-        self.time_limit = time_limit
+        self.time_limit = env.config.solve_time_limit if time_limit is None else time_limit
 
     def run_once(self) -> int:
         """Claim and solve at most one due scan; return 1 if one was handled."""

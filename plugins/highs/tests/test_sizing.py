@@ -91,6 +91,31 @@ def test_reduced_and_plain_answer_alike(year_load, year_yield, cost_result) -> N
     assert plain.annual_cost == pytest.approx(cost_result.annual_cost, rel=1e-3)
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"goal": "self-sufficiency"},
+        {"export_allowed": False, "battery": BatteryOptions(8, 8, minimum_charge_level=0.2)},
+    ],
+    ids=["self-sufficiency", "no export, fixed battery"],
+)
+def test_reduced_and_plain_answer_alike_on_other_scans(year_load, year_yield, changes) -> None:
+    problem = _problem(year_load, year_yield, **changes)
+    plain = solve_sizing(problem, formulation="plain")
+    reduced = solve_sizing(problem)
+    assert reduced.annual_cost == pytest.approx(plain.annual_cost, rel=1e-3)
+    assert reduced.self_sufficiency == pytest.approx(plain.self_sufficiency, abs=1e-3)
+
+
+def test_stored_energy_follows_the_flows_within_the_battery(cost_result) -> None:
+    d, capacity = cost_result.dispatch, cost_result.battery_kwh or 0.0
+    eta = np.sqrt(0.9)
+    assert d.stored.min() == pytest.approx(0.0, abs=1e-9)
+    assert d.stored.max() <= 0.9 * capacity + 1e-6  # usable: above the 10 % minimum level
+    change = np.diff(d.stored, prepend=d.stored[-1])  # cyclic: the year ends where it began
+    assert np.allclose(change, eta * d.charge - d.discharge / eta, atol=1e-6)
+
+
 def test_time_limit_is_a_solver_failure(year_load, year_yield) -> None:
     with pytest.raises(SolverFailed, match=r"^time limit"):
         solve_sizing(_problem(year_load, year_yield), time_limit_s=1e-4)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from wattbridge.drivers.scans import SolverFailed
 from wattbridge.models.scans import (
     BatteryRecommendation,
+    DispatchHour,
     EnergyFlows,
     Financial,
     MonthlyEnergy,
@@ -21,16 +23,22 @@ from wattbridge.models.scans import (
     Recommendation,
     ScanInput,
     ScanResult,
+    TypicalDays,
 )
 from wattbridge_highs.loads import load_profile
 from wattbridge_highs.problem import (
     BatteryOptions,
+    Dispatch,
     FloatArray,
     PvArray,
     SizingProblem,
     SizingResult,
 )
 from wattbridge_highs.pvyield import yield_per_kwp
+from wattbridge_highs.report import month_of_hour
+
+SUMMER_MONTHS = (6, 7, 8)
+WINTER_MONTHS = (12, 1, 2)
 
 
 @lru_cache(maxsize=64)
@@ -141,4 +149,74 @@ def to_scan_result(scan: ScanInput, result: SizingResult) -> ScanResult:
             "solveSeconds": round(result.solve_seconds, 3),
             "status": result.status,
         },
+        typical_days=typical_days(result.dispatch, _reserve_kwh(scan, result)),
     )
+
+
+# --- typical days ----------------------------------------------------------------------
+
+
+def _reserve_kwh(scan: ScanInput, result: SizingResult) -> float:
+    # The dispatch books only the usable energy; the part below the minimum
+    # charge level is always in the battery too, and a chart of its content shows it.
+    battery = scan.electric_battery
+    if battery is None or result.battery_kwh is None:
+        return 0.0
+    return result.battery_kwh * battery.minimum_charge_level / 100.0
+
+
+def typical_days(dispatch: Dispatch, reserve_kwh: float = 0.0) -> TypicalDays | None:
+    """The average summer (June-August) and winter (December-February) day of ``dispatch``.
+
+    Each of the 24 rows averages one hour of the day over every day of the season.
+    ``pvKwh`` is the PV energy used (generated minus curtailed) and ``loadKwh`` follows
+    from the hourly balance, so every row closes exactly as the dispatch does:
+    ``pv + import + discharge = load + charge + export``. ``storedKwh`` is the
+    battery's content at the end of the hour, its reserve below the minimum charge
+    level included. None when the period does not cover both seasons (short test periods).
+    """
+    hours = int(dispatch.pv_kwh.shape[0])
+    months = month_of_hour(hours)
+    summer = _average_day(dispatch, np.isin(months, SUMMER_MONTHS), reserve_kwh)
+    winter = _average_day(dispatch, np.isin(months, WINTER_MONTHS), reserve_kwh)
+    if summer is None or winter is None:
+        return None
+    return TypicalDays(summer=summer, winter=winter)
+
+
+def _average_day(
+    dispatch: Dispatch, in_season: npt.NDArray[np.bool_], reserve_kwh: float
+) -> tuple[DispatchHour, ...] | None:
+    # Whole days only: the season masks follow calendar months, which start at midnight.
+    days = int(in_season.sum()) // 24
+    if days == 0:
+        return None
+
+    def per_hour(series: FloatArray) -> FloatArray:
+        return np.asarray(series[in_season][: days * 24].reshape(days, 24).mean(axis=0))
+
+    pv = per_hour(dispatch.pv_kwh - dispatch.curtailed)
+    imports = per_hour(dispatch.grid_import)
+    exports = per_hour(dispatch.grid_export)
+    charge = per_hour(dispatch.charge)
+    discharge = per_hour(dispatch.discharge)
+    stored = per_hour(dispatch.stored) + reserve_kwh
+    load = pv + imports + discharge - charge - exports
+    return tuple(
+        DispatchHour(
+            hour=hour,
+            load_kwh=_kwh(load[hour]),
+            pv_kwh=_kwh(pv[hour]),
+            grid_import_kwh=_kwh(imports[hour]),
+            grid_export_kwh=_kwh(exports[hour]),
+            charge_kwh=_kwh(charge[hour]),
+            discharge_kwh=_kwh(discharge[hour]),
+            stored_kwh=_kwh(stored[hour]),
+        )
+        for hour in range(24)
+    )
+
+
+def _kwh(value: float) -> float:
+    # Watt-hour precision; clipping turns solver noise like -1e-12 into 0.
+    return round(max(float(value), 0.0), 3)

@@ -1,10 +1,11 @@
 """What every LP formulation of the sizing problem hands to the solver.
 
 A formulation is a constraint matrix with bounds plus linear maps from its
-columns to the hourly flows (import, export, charge, discharge, stored
-energy). Objectives are built from those maps, so the plain and the reduced
-formulation share one definition of cost and of self-sufficiency and can be
-compared column-for-column on their answers.
+columns to the hourly flows (import, export, charge, discharge; the stored
+energy follows from charge and discharge, see :mod:`wattbridge_highs.report`).
+Objectives are built from those maps, so the plain and the reduced formulation
+share one definition of cost and of self-sufficiency and can be compared
+column-for-column on their answers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 
 from wattbridge_highs.problem import FloatArray, SizingProblem, capital_recovery_factor
 
-FLOWS = ("import", "export", "charge", "discharge", "stored")
+FLOWS = ("import", "export", "charge", "discharge")
 
 
 class _Triplets:

@@ -17,7 +17,7 @@ from wattbridge_highs.problem import FloatArray
 
 
 class SolveError(Exception):
-    """HiGHS stopped without an optimum; ``reason`` is ``infeasible``, ``time limit`` or other."""
+    """HiGHS stopped without an optimum: ``infeasible``, ``unbounded``, ``time limit`` or other."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -35,6 +35,7 @@ class LpModel:
     ) -> None:
         self.form = form
         self.deadline = deadline
+        self.offset = 0.0  # the objective's constant, the answer of a model without columns
         self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
         self.highs.setOptionValue("output_flag", False)
         for name, value in (options or {}).items():
@@ -58,6 +59,7 @@ class LpModel:
         idx = np.arange(self.form.num_col, dtype=np.int32)
         self.highs.changeColsCost(len(idx), idx, np.asarray(coef, dtype=np.float64))
         self.highs.changeObjectiveOffset(offset)
+        self.offset = offset
 
     def add_row(self, coef: FloatArray, lower: float, upper: float) -> None:
         """Add one constraint ``lower <= coef @ x <= upper`` (dense ``coef``)."""
@@ -82,6 +84,10 @@ class LpModel:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise SolveError("time limit")
+        if self.form.num_col == 0:
+            # Nothing to size (no new PV, no battery): HiGHS calls such a model
+            # "empty" and reports no objective, yet its one point is the answer.
+            return np.zeros(0), self.offset
         self.highs.setOptionValue("time_limit", float(remaining))
         self.highs.run()
         status = self.highs.getModelStatus()
@@ -95,4 +101,6 @@ class LpModel:
             highspy.HighsModelStatus.kUnboundedOrInfeasible,
         ):
             raise SolveError("infeasible")
+        if status == highspy.HighsModelStatus.kUnbounded:
+            raise SolveError("unbounded")
         raise SolveError(self.highs.modelStatusToString(status))

@@ -93,15 +93,9 @@ def build_plain(problem: SizingProblem) -> Formulation:
     flow_maps = {"import": (pick(imp), zero), "export": (pick(exp), zero)}
     if battery is not None:
         assert e_col is not None
-        stored = pick(soc).tolil()
-        stored[:, e_col] = -battery.minimum_charge_level
-        flow_maps |= {
-            "charge": (pick(ch), zero),
-            "discharge": (pick(dis), zero),
-            "stored": (stored.tocsr(), zero),
-        }
+        flow_maps |= {"charge": (pick(ch), zero), "discharge": (pick(dis), zero)}
     else:
-        flow_maps |= {name: (empty, zero) for name in ("charge", "discharge", "stored")}
+        flow_maps |= {name: (empty, zero) for name in ("charge", "discharge")}
     return Formulation(
         name="plain",
         matrix=matrix,

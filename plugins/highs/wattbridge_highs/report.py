@@ -5,7 +5,9 @@ discharges in the same hour: the two are replaced by their net effect on the
 stored energy, which keeps the state of charge identical and frees the lost
 energy, so cost and import can only go down. Import and export are then
 recomputed from the hourly residual, so the energy balance closes by
-construction.
+construction. The stored energy is then the running sum of the repaired
+flows, lifted so that its lowest hour is at the minimum charge level: one
+state-of-charge path of the LP's optimum, whichever vertex the solver found.
 """
 
 from __future__ import annotations
@@ -34,17 +36,20 @@ def build_dispatch(
     new_kwp: FloatArray,
     charge: FloatArray,
     discharge: FloatArray,
-    stored: FloatArray,
 ) -> Dispatch:
     """Net out simultaneous charge and discharge and settle the grid hour by hour."""
     pv = problem.existing_pv_kwh()
     for kwp, array in zip(new_kwp, problem.new_arrays(), strict=True):
         pv = pv + kwp * array.yield_per_kwp
+    stored = np.zeros(problem.hours)
     if problem.battery is not None:
         eta = problem.battery.step_efficiency
         delta = eta * charge - discharge / eta
         charge = np.maximum(delta, 0.0) / eta
         discharge = np.maximum(-delta, 0.0) * eta
+        # Cyclic: the path ends where it started, so only its level is free.
+        path = np.cumsum(delta)
+        stored = path - path.min()
     residual = problem.load_kwh - pv + charge - discharge
     imports = np.maximum(residual, 0.0)
     surplus = np.maximum(-residual, 0.0)
@@ -56,7 +61,7 @@ def build_dispatch(
         curtailed=surplus - exports,
         charge=charge,
         discharge=discharge,
-        stored=np.maximum(stored, 0.0),
+        stored=stored,
     )
 
 

@@ -50,13 +50,17 @@ def solve_sizing(
     problem: SizingProblem,
     time_limit_s: float = 60.0,
     formulation: FormulationName = "reduced",
+    started: float | None = None,
 ) -> SizingResult:
     """Solve ``problem`` and report whole-panel sizes, dispatch and figures.
+
+    The time limit counts from ``started`` (a :func:`time.monotonic` reading;
+    default: now), so a caller's own preparation can be part of the budget.
 
     :raises SolverFailed: input that cannot be solved, or the time limit, with
         a message saying what to change.
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     check_problem(problem)
     build = build_reduced if formulation == "reduced" else build_plain
     form = build(problem)
@@ -66,12 +70,12 @@ def solve_sizing(
         panels, x = _whole_panels(problem, form, model, x)
     except SolveError as exc:
         raise _failure(exc, time_limit_s) from None
+    # Within the bounds exactly: the solver may answer 0 as -1e-12.
+    x = np.clip(x, form.col_lower, form.col_upper)
     flows = form.flows(x)
     battery_kwh = float(x[form.e_col]) if form.e_col is not None else None
     new_kwp = x[form.k_cols]
-    dispatch = build_dispatch(
-        problem, new_kwp, flows["charge"], flows["discharge"], flows["stored"]
-    )
+    dispatch = build_dispatch(problem, new_kwp, flows["charge"], flows["discharge"])
     annual_investment = float(investment_costs(problem, form) @ x)
     cost = total_cost(problem, annual_investment, dispatch)
     return summarise(problem, panels, battery_kwh, dispatch, cost, time.monotonic() - started)
@@ -142,5 +146,10 @@ def _failure(exc: SolveError, time_limit_s: float) -> SolverFailed:
         return SolverFailed(
             "no sizing satisfies the input; check the electricBattery bounds "
             "(minKwh, maxKwh, minimumChargeLevel) and the newPv entries"
+        )
+    if exc.reason == "unbounded":
+        return SolverFailed(
+            "the input has no bounded optimum; set tariff.exportPrice at most "
+            "tariff.importPrice and check the newPv prices"
         )
     return SolverFailed(f"the solver stopped without an answer ({exc.reason}); try again later")

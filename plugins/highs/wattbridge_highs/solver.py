@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.scans import ScanTimeline, SolveContext
 from wattbridge.models.scans import ScanInput, ScanResult
@@ -21,6 +23,9 @@ class HighsSolver:
 
     def solve(self, scan: ScanInput, context: SolveContext) -> ScanResult:
         """Solve within ``context.time_limit``; raises ``SolverFailed`` with a reason."""
+        started = time.monotonic()  # preparing the series counts against the limit too
         problem = scan_to_problem(scan)
-        result = solve_sizing(problem, time_limit_s=context.time_limit.total_seconds())
+        result = solve_sizing(
+            problem, time_limit_s=context.time_limit.total_seconds(), started=started
+        )
         return to_scan_result(scan, result)
