@@ -155,13 +155,24 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
 
 
 def build(
-    routes: list[ApiRoute], schemas: dict[str, dict[str, Any]], server_url: str
+    routes: list[ApiRoute],
+    schemas: dict[str, dict[str, Any]],
+    server_url: str,
+    operations: dict[str, dict[str, Any]] | None = None,
+    security_schemes: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The document for ``routes`` with component ``schemas``."""
+    """The document for ``routes`` with component ``schemas``.
+
+    ``operations`` (keyed ``"GET /path"``) replace parts of an operation the route
+    declaration cannot express (a non-JSON answer, another credential);
+    ``security_schemes`` add credentials such operations name.
+    """
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         path = _PATH_PARAM.sub(r"{\1}", route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(route)
+        operation = _operation(route)
+        operation.update((operations or {}).get(f"{route.method} {route.path}", {}))
+        paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -183,6 +194,7 @@ def build(
                     "description": "Authorization: Bearer sk_test_…",
                 },
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                **(security_schemes or {}),
             },
         },
     }
@@ -193,7 +205,11 @@ def document(request: Request | None = None) -> dict[str, Any]:
     from wattbridge.api.app import RESOURCE_MODULES, api_routes
 
     schemas: dict[str, dict[str, Any]] = {}
+    operations: dict[str, dict[str, Any]] = {}
+    security_schemes: dict[str, dict[str, Any]] = {}
     for module in RESOURCE_MODULES:
         schemas.update(getattr(module, "SCHEMAS", {}))
+        operations.update(getattr(module, "OPERATIONS", {}))
+        security_schemes.update(getattr(module, "SECURITY_SCHEMES", {}))
     url = str(request.base_url).rstrip("/") if request is not None else "http://127.0.0.1:8000"
-    return build(api_routes(), schemas, url)
+    return build(api_routes(), schemas, url, operations, security_schemes)

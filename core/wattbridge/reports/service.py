@@ -1,0 +1,120 @@
+"""Report operations: render a completed scan's report, make and honour report links."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import attrs
+
+from wattbridge.clock import parse_instant
+from wattbridge.errors import InternalError, LiveAccessDisabled, Unauthorized, ValidationFailed
+from wattbridge.models.scans import ScanResult
+from wattbridge.reports.html import ReportView, render_report
+from wattbridge.reports.links import INVALID_LINK, ReportGrant, ReportLinks
+from wattbridge.serialization import json_name, structure
+from wattbridge.services.access import AccessService, Principal
+from wattbridge.services.scans import ScanService
+
+if TYPE_CHECKING:
+    from wattbridge.environments import Environment
+    from wattbridge.platform import Platform
+
+log = logging.getLogger("wattbridge.reports")
+
+REPORT_PATH = "/v1/scans/{id}/report"
+
+_RESULT_KEYS = frozenset(json_name(field) for field in attrs.fields(ScanResult))
+_links: weakref.WeakKeyDictionary[Platform, ReportLinks] = weakref.WeakKeyDictionary()
+
+
+def result_of(document: Mapping[str, Any]) -> ScanResult:
+    """The :class:`ScanResult` inside a rendered result document.
+
+    Only the result's own keys are read: the document also carries ``scanId``,
+    ``goal`` and links, and may gain more keys without breaking the report.
+    """
+    try:
+        return structure({k: v for k, v in document.items() if k in _RESULT_KEYS}, ScanResult)
+    except ValidationFailed as exc:
+        # A stored result that does not read back is our fault, never the caller's.
+        log.error("a stored scan result does not read back: %s", exc.message)
+        raise InternalError(
+            "This scan's stored result cannot be shown as a report; quote the Request-Id "
+            "header to support."
+        ) from None
+
+
+class ReportService:
+    """The reports of one environment's scans."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.scans = ScanService(env)
+
+    def render(self, project_id: str, scan_id: str) -> str:
+        """The HTML report of a completed scan.
+
+        :raises NotFound: no such scan in this project and environment.
+        :raises ScanNotCompleted: the scan has no result (yet).
+        """
+        document = self.scans.result(project_id, scan_id)
+        scan = self.scans.get(project_id, scan_id)
+        completed = scan.get("completedAt")
+        view = ReportView(
+            scan_id=scan_id,
+            goal=scan["goal"],
+            completed_at=parse_instant(completed) if isinstance(completed, str) else None,
+            result=result_of(document),
+            sandbox=self.env.name == "sandbox",
+        )
+        return render_report(view)
+
+
+# --- links -----------------------------------------------------------------------------
+
+
+def report_links(platform: Platform) -> ReportLinks:
+    """The link signer of ``platform``, keyed by its server secret."""
+    links = _links.get(platform)
+    if links is None:
+        # The server secret is the platform's file; read once per platform.
+        from wattbridge.platform import SECRET_FILE
+
+        secret = bytes.fromhex((platform.data_dir / SECRET_FILE).read_text().strip())
+        links = _links[platform] = ReportLinks(secret, platform.clock)
+    return links
+
+
+def report_url(platform: Platform, base_url: str, principal: Principal, scan_id: str) -> str:
+    """An absolute, signed link to ``scan_id``'s report for the key of ``principal``.
+
+    ``base_url`` is the configured ``public_url`` when set (behind a proxy the
+    request's own address is not the one a homeowner can reach).
+    """
+    token = report_links(platform).token(scan_id, principal.environment, principal.key_id)
+    base = platform.config.public_url or base_url.rstrip("/")
+    return f"{base}{REPORT_PATH.format(id=quote(scan_id, safe=''))}?token={token}"
+
+
+def link_principal(access: AccessService, grant: ReportGrant) -> Principal:
+    """Who a verified link acts for: the key that asked for it, if it is still valid.
+
+    :raises Unauthorized: the key was revoked or deleted.
+    :raises LiveAccessDisabled: live access was withdrawn from the project.
+    """
+    record = access.store.get_key(grant.key_id)
+    if record is None or record.revoked_at is not None or record.environment != grant.environment:
+        raise Unauthorized(INVALID_LINK)
+    project = access.store.get_project(record.project_id)
+    if project is None:
+        raise Unauthorized(INVALID_LINK)
+    if record.environment == "live" and not project.live_enabled:
+        raise LiveAccessDisabled(
+            f"Live access is not enabled for project {project.name!r}; its live reports "
+            "cannot be opened."
+        )
+    return Principal(project, record.id, record.environment)
