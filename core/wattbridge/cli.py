@@ -95,7 +95,7 @@ def cli() -> None:
 def serve(
     host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None, dev: bool
 ) -> None:
-    """Run the API, the Link UI and the background workers in one process."""
+    """Run the API and the background workers in one process."""
     from wattbridge.server import serve as run_server
 
     config = _config(
@@ -235,6 +235,59 @@ def projects_list(as_json: bool, data_dir: Path | None, config_file: Path | None
         for p in platform.access.store.list_projects()
     ]
     _print_rows(rows, as_json, ["id", "name", "liveEnabled", "created"])
+
+
+@projects.command("set-plan")
+@click.argument("project")
+@click.option(
+    "--credits-per-scan", type=click.IntRange(0, 1_000_000), help="Credits one live scan costs."
+)
+@click.option("--tier-limit", type=click.IntRange(min=0), help="Live scans per UTC month.")
+@click.option("--no-tier-limit", is_flag=True, help="Remove the monthly limit.")
+@click.option(
+    "--hard-cap/--overage",
+    default=None,
+    help="At the limit, refuse further scans (429) or run them flagged as overage.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_options
+@_handle_errors
+def projects_set_plan(
+    project: str,
+    credits_per_scan: int | None,
+    tier_limit: int | None,
+    no_tier_limit: bool,
+    hard_cap: bool | None,
+    as_json: bool,
+    data_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Change a project's live-scan plan (options not given stay) and print the plan."""
+    from wattbridge.services.metering import describe_plan, revise_plan
+    from wattbridge.store.control import PlanStore
+
+    if no_tier_limit and tier_limit is not None:
+        raise click.UsageError("give --tier-limit N or --no-tier-limit, not both")
+    platform = _open(data_dir, config_file)
+    target = platform.access.project(project)
+    plans = PlanStore(platform.control_db)
+    plan = revise_plan(
+        plans.get(target.id),
+        credits_per_scan=credits_per_scan,
+        tier_limit=tier_limit,
+        unlimited=no_tier_limit,
+        hard_cap=hard_cap,
+    )
+    plans.set(target.id, plan, platform.clock.now())
+    if as_json:
+        click.echo(json.dumps({"id": target.id, "name": target.name, **describe_plan(plan)}))
+        return
+    limit = "none" if plan.tier_limit is None else f"{plan.tier_limit} live scans per UTC month"
+    at_limit = "refuse (429 SCAN_LIMIT_REACHED)" if plan.hard_cap else "run, flagged as overage"
+    click.echo(f"project           {target.name} ({target.id})")
+    click.echo(f"credits per scan  {plan.credits_per_scan}")
+    click.echo(f"tier limit        {limit}")
+    click.echo(f"over the limit    {at_limit}")
 
 
 @cli.command("plugins")

@@ -70,6 +70,13 @@ def _parse_list(value: object) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(value).split(",") if part.strip())
 
 
+def _parse_positive_duration(value: object) -> timedelta:
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ConfigurationError(f"expected a duration above 0 such as '60s', got {value!r}")
+    return duration
+
+
 def _parse_str(value: object) -> str:
     return str(value)
 
@@ -77,6 +84,21 @@ def _parse_str(value: object) -> str:
 def _parse_optional_list(value: object) -> tuple[str, ...] | None:
     items = _parse_list(value)
     return None if items == ("*",) else items
+
+
+def _parse_mapping(value: object) -> dict[str, str]:
+    # A TOML table, or "name=value,name=value" in a variable.
+    if isinstance(value, dict):
+        return {str(k).strip(): str(v).strip() for k, v in value.items()}
+    mapping: dict[str, str] = {}
+    for part in _parse_list(value):
+        name, sep, item = part.partition("=")
+        if not sep or not name.strip() or not item.strip():
+            raise ConfigurationError(
+                f"expected name=value pairs separated by commas, got {part!r}"
+            )
+        mapping[name.strip()] = item.strip()
+    return mapping
 
 
 @attrs.frozen
@@ -141,8 +163,41 @@ def _env_options(env: EnvironmentName) -> list[Option]:
             live,
             "scans cost credits, count in usage meters and tier limits",
         ),
+        Option(
+            env,
+            "solve_time_limit",
+            _parse_positive_duration,
+            timedelta(seconds=60),
+            "time a queued scan's solver gets before the scan ends as a time-limit error",
+        ),
     ]
 
+
+def _sink_options() -> list[Option]:
+    # Settings of billing sinks, one section per sink; a sink receives its
+    # section when the billing worker binds it to an environment.
+    return [
+        Option("stripe", "api_key", _parse_str, "", "Stripe secret key (stripe billing sink)"),
+        Option("stripe", "api_base", _parse_str, "https://api.stripe.com", "Stripe API base URL"),
+        Option(
+            "stripe",
+            "event_name",
+            _parse_str,
+            "wattbridge_scan_credits",
+            "event name of the Stripe billing meter that counts scan credits",
+        ),
+        Option(
+            "stripe",
+            "customers",
+            _parse_mapping,
+            {},
+            "project id = Stripe customer id (cus_...) for every billed project",
+        ),
+    ]
+
+
+SINK_SECTIONS: tuple[str, ...] = ("stripe",)
+"""Configuration sections that belong to billing sinks of the same name."""
 
 OPTIONS: tuple[Option, ...] = (
     Option(None, "data_dir", _parse_str, ".wattbridge", "where the SQLite databases live"),
@@ -161,6 +216,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "public_url", _parse_str, "", "base URL for links (default: from the request)"),
     *_env_options("sandbox"),
     *_env_options("live"),
+    *_sink_options(),
 )
 
 
@@ -175,6 +231,9 @@ class EnvironmentConfig:
     webhook_delay: timedelta
     private_webhook_targets: bool
     metered: bool
+    solve_time_limit: timedelta = timedelta(seconds=60)
+    sink_settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
+    """Billing sinks' configuration sections, by sink name (secrets: never printed)."""
 
 
 @attrs.frozen
@@ -232,9 +291,14 @@ class Config:
                 )
         if not prefixes:
             raise ConfigurationError("key_prefixes: at least one prefix is needed")
+        sinks = {
+            section: {o.name: values[o.dotted] for o in OPTIONS if o.section == section}
+            for section in SINK_SECTIONS
+        }
         envs = {
             name: EnvironmentConfig(
-                **{o.name: values[o.dotted] for o in OPTIONS if o.section == name}
+                **{o.name: values[o.dotted] for o in OPTIONS if o.section == name},
+                sink_settings=sinks,
             )
             for name in ENVIRONMENTS
         }

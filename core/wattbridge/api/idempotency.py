@@ -4,8 +4,9 @@ environment, method and path).
 A retry with the same key and body replays the stored response with
 ``Idempotent-Replayed: true``; the same key with another body is refused; a
 duplicate that arrives while the first is still running gets 409. A request
-rejected by validation, and a server error, are not stored, so the client can
-fix the request and retry with the same key.
+rejected by validation, a rate or usage limit (429) and a server error are not
+stored, so the client can fix the request (or raise the limit, or wait) and retry
+with the same key, as with Stripe.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def run_idempotent(call: Call, key: str, run: Callable[[], Response]) -> Respons
     try:
         response = run()
     except WattbridgeError as exc:
-        if exc.status == 400 or exc.status >= 500:
+        if exc.status in (400, 429) or exc.status >= 500:
             env.idempotency.release(scope)
             raise
         failed = envelope.failure(

@@ -40,6 +40,23 @@ def m001_projects_and_keys(db):  # type: ignore[no-untyped-def]
     db["projects"].create_index(["name"], unique=True)
 
 
+@migrations()
+def m002_project_plans(db):  # type: ignore[no-untyped-def]
+    # One row per project whose plan differs from the defaults; a project
+    # without a row is on the default plan (so old projects need no backfill).
+    db.execute(
+        """
+        CREATE TABLE project_plans (
+            project_id TEXT PRIMARY KEY REFERENCES projects(id),
+            credits_per_scan INTEGER NOT NULL,
+            tier_limit INTEGER,
+            hard_cap INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+
+
 @attrs.frozen
 class Project:
     """A tenant: everything its keys can see is scoped to it."""
@@ -153,3 +170,62 @@ class ControlStore:
                 (isoformat(now), key_id),
             )
         return changed == 1
+
+
+# --- plans: what live scans of a project cost and how many a month it may run -----------
+
+CONTROL_DB_FILE = "control.db"
+"""The control database's file name inside the data dir."""
+
+DEFAULT_CREDITS_PER_SCAN = 1
+DEFAULT_TIER_LIMIT = 100
+"""Live scans a project may run per UTC calendar month unless its plan says otherwise."""
+DEFAULT_HARD_CAP = True
+"""By default the tier limit is a hard cap: no project runs up an overage bill unasked."""
+
+
+@attrs.frozen
+class Plan:
+    """A project's live-scan plan; ``tier_limit`` None means unlimited."""
+
+    credits_per_scan: int = DEFAULT_CREDITS_PER_SCAN
+    tier_limit: int | None = DEFAULT_TIER_LIMIT
+    hard_cap: bool = DEFAULT_HARD_CAP
+
+
+class PlanStore:
+    """Repository of project plans (in the control database)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        migrations.apply(db.utils())
+
+    def get(self, project_id: str) -> Plan:
+        """The project's plan; the default plan when none was set."""
+        row = self.db.query_one(
+            "SELECT credits_per_scan, tier_limit, hard_cap FROM project_plans"
+            " WHERE project_id = ?",
+            (project_id,),
+        )
+        if row is None:
+            return Plan()
+        return Plan(row["credits_per_scan"], row["tier_limit"], bool(row["hard_cap"]))
+
+    def set(self, project_id: str, plan: Plan, now: datetime) -> None:
+        """Store the project's plan (replacing any earlier one); the project must exist."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO project_plans"
+                " (project_id, credits_per_scan, tier_limit, hard_cap, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET"
+                " credits_per_scan = excluded.credits_per_scan,"
+                " tier_limit = excluded.tier_limit, hard_cap = excluded.hard_cap,"
+                " updated_at = excluded.updated_at",
+                (
+                    project_id,
+                    plan.credits_per_scan,
+                    plan.tier_limit,
+                    int(plan.hard_cap),
+                    isoformat(now),
+                ),
+            )
