@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,7 +358,8 @@ def test_sandbox_action_delay(tmp_path: Path, delay: str, wait: int) -> None:
             world.record("action.completed")
             world.record("scan.completed")
             dispatcher.run_once()
-            assert [json_of(r)["type"] for r in receiver.received] == (
+            # Sends run concurrently: the arrival order of the two is not defined.
+            assert sorted(json_of(r)["type"] for r in receiver.received) == (
                 ["action.completed", "scan.completed"] if wait == 0 else ["scan.completed"]
             )
             if wait:
@@ -439,3 +441,90 @@ def test_a_slow_receiver_does_not_hold_up_others(world: World) -> None:
     paths = [r.path for r in world.receiver.acknowledged]
     assert paths == ["/fast", "/hook"]
     assert world.log(slow["id"])[0]["status"] == "succeeded"
+
+
+def test_a_send_longer_than_the_lease_keeps_it(tmp_path: Path) -> None:
+    """Leases are short (a dead worker's sends are retried soon), so a live worker renews them."""
+    with receiving() as receiver:
+        config: dict[str, Any] = {**PRIVATE, "sandbox.webhook_delay": "0s"}
+        platform = new_platform(tmp_path / "data", None, **config)  # the real clock
+        other = new_platform(tmp_path / "data", None, **config)
+        lease = timedelta(seconds=0.4)
+        a = WebhookDispatcher(platform.environment("sandbox"), lease=lease, interval=0.05)
+        b = WebhookDispatcher(other.environment("sandbox"), lease=lease, interval=0.05)
+        try:
+            project = platform.access.create_project("p").id
+            env = platform.environment("sandbox")
+            WebhookEndpointService(env).create(project, {"url": receiver.url})
+            with env.db.transaction():
+                env.event_service.record(project, "scan.completed", {})
+            receiver.answer(200, delay=1.2)
+            sender = threading.Thread(target=a.run_once)
+            sender.start()
+            deadline = time.monotonic() + 5
+            while not receiver.received:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            # Well past the first lease, the other worker still finds nothing to claim.
+            until = time.monotonic() + 0.9
+            while time.monotonic() < until:
+                assert b.run_once() == 0
+                time.sleep(0.05)
+            sender.join(10)
+            assert len(receiver.received) == 1 and len(receiver.acknowledged) == 1
+        finally:
+            a.close()
+            b.close()
+            platform.close()
+            other.close()
+
+
+def test_each_attempt_checks_the_url_again_and_connects_to_the_checked_address(
+    world: World,
+) -> None:
+    """The host name below never resolves through DNS: the delivery reaches the receiver
+    only because the transport connects to the address the check approved."""
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    url = world.receiver.url.replace("127.0.0.1", "hooks.invalid")
+    service = WebhookEndpointService(world.env(), resolver=resolver)
+    endpoint = service.create(world.project, {"url": url})
+    world.record()
+    world.receiver.answer(500)
+    dispatcher = world.dispatcher(resolver=resolver)
+    dispatcher.run_once()
+    world.clock.advance(10)
+    world.receiver.answer(200)
+    dispatcher.run_once()
+    assert lookups == ["hooks.invalid"] * 3  # registration, then each of the two attempts
+    first, second = world.receiver.received
+    assert first.headers["host"] == second.headers["host"] == url.split("/")[2]
+    assert world.log(endpoint["id"])[0]["status"] == "succeeded"
+
+
+def test_recover_brings_waiting_retries_forward(world: World) -> None:
+    endpoint = world.endpoint()
+    service = WebhookEndpointService(world.env())
+    world.record()
+    world.receiver.answer(503)
+    dispatcher = world.dispatcher()
+    dispatcher.run_once()
+    world.clock.advance(6)
+    dispatcher.run_once()  # the second attempt fails too: the next one is ~5 min away
+    assert world.log(endpoint["id"])[0]["status"] == "pending"
+    world.clock.advance(1)
+    world.receiver.answer(200)
+    assert dispatcher.run_once() == 0  # nothing is due before recovery
+    result = service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
+    assert result["recovered"] == 1
+    dispatcher.run_once()
+    log = world.log(endpoint["id"])
+    assert [(e["attempt"], e["status"]) for e in log] == [
+        (3, "succeeded"), (2, "failed"), (1, "failed")
+    ]
+    assert log[1]["nextAttemptAt"] == isoformat(T0 + timedelta(seconds=7))
+    assert len({r.webhook_id for r in world.receiver.received}) == 1

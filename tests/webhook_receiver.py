@@ -33,11 +33,12 @@ class Received:
 
 @attrs.frozen
 class Answer:
-    """How to answer: status, headers, and how long to wait first."""
+    """How to answer: status, headers, body, and how long to wait first."""
 
     status: int = 200
     headers: dict[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
+    body: bytes = b'{"ok": true}'
 
 
 Responder = Callable[[Received], Answer]
@@ -69,11 +70,13 @@ class Receiver:
         if 200 <= answer.status < 300:
             with self._lock:
                 self.acknowledged.append(item)
-        return Response(b'{"ok": true}', answer.status, answer.headers)
+        return Response(answer.body, answer.status, answer.headers)
 
-    def answer(self, status: int = 200, delay: float = 0.0, **headers: str) -> None:
-        """Answer every following request this way."""
-        fixed = Answer(status, {k.replace("_", "-"): v for k, v in headers.items()}, delay)
+    def answer(
+        self, status: int = 200, delay: float = 0.0, body: bytes = b'{"ok": true}', **headers: str
+    ) -> None:
+        """Answer every following request this way (``retry_after=`` → ``retry-after:``)."""
+        fixed = Answer(status, {k.replace("_", "-"): v for k, v in headers.items()}, delay, body)
         self.responder = lambda _: fixed
 
     def bodies(self) -> list[bytes]:

@@ -6,7 +6,8 @@ nothing is in flight:
 1. fan out: due, undispatched events become first attempts for the matching
    endpoints of their project (one transaction per batch, which also marks the
    events dispatched);
-2. claim due attempts with a lease, up to the free concurrency slots;
+2. claim due attempts, in batches, up to the free concurrency slots, each with a
+   short lease that is renewed while it is being sent;
 3. check each URL against the SSRF rules again, sign the event's bytes with
    this attempt's timestamp and every valid secret, and send them through the
    environment's transport (concurrently, on the transport's send loop);
@@ -15,15 +16,19 @@ nothing is in flight:
 
 At-least-once: an attempt stays pending until its outcome is recorded, so a
 crash after sending repeats the attempt (same ``webhook-id``) once the lease
-runs out; it never loses one.
+runs out (seconds later); it never loses one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import queue
+import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +49,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wattbridge.webhooks")
 
-DEFAULT_LEASE = timedelta(seconds=30)
-"""How long a claimed attempt is reserved: longer than one send (15 s + the DNS check)."""
+DEFAULT_LEASE = timedelta(seconds=10)
+"""How long a claimed attempt is reserved before another worker may take it.
+
+Short, so that the attempts of a worker that died are sent again within
+seconds; a live worker renews the leases of its sends in flight every
+``lease / 4``, so a send may take its full 15 s.
+"""
 
 
 @attrs.frozen
@@ -94,32 +104,60 @@ class WebhookDispatcher:
         self.timeout_seconds = timeout_seconds
         self.transport = env.transport
         self.send_loop = SendLoop.for_transport(self.transport)
+        self._claim_threshold = max(1, concurrency // 4)
 
     def run_once(self) -> int:
         """Fan out and deliver until nothing is due or in flight; return the items handled."""
         handled = 0
-        inflight: dict[Future[_Sent], ClaimedAttempt] = {}
+        inflight: dict[int, ClaimedAttempt] = {}
+        # Sends report here as they finish, so the loop wakes on the first one
+        # and collects every other finished one without polling each future.
+        finished: queue.SimpleQueue[tuple[ClaimedAttempt, Future[_Sent]]] = queue.SimpleQueue()
+        renewed = claimed_at = time.monotonic()
         while True:
             now = self.env.clock.now()
+            if inflight and time.monotonic() - renewed >= self.lease.total_seconds() / 4:
+                self.store.extend_leases(list(inflight.values()), now + self.lease)
+                renewed = time.monotonic()
             handled += self.store.fan_out_due_events(now, self.batch)
             free = self.concurrency - len(inflight)
             settled: list[AttemptResult] = []
-            if free > 0:
-                claimed = self.store.claim_due(now, free, now + self.lease)
-                for attempt in claimed:
+            # Claim in batches (one transaction for many rows), not one row per
+            # finished send; but never leave a free slot unused for longer than
+            # one interval (slow receivers may hold the others for 15 s).
+            if free >= self._claim_threshold or (
+                free > 0 and (not inflight or time.monotonic() - claimed_at >= self.interval)
+            ):
+                claimed_at = time.monotonic()
+                for attempt in self.store.claim_due(now, free, now + self.lease):
                     refusal = self._not_sendable(attempt, now)
                     if refusal is not None:
                         settled.append(refusal)
-                    else:
-                        inflight[self.send_loop.submit(self._send(attempt))] = attempt
-            if inflight:
-                done, _ = wait(list(inflight), timeout=self.interval, return_when=FIRST_COMPLETED)
-                settled.extend(self._result(inflight.pop(f), f) for f in done)
+                        continue
+                    inflight[attempt.id] = attempt
+                    future = self.send_loop.submit(self._send(attempt))
+                    future.add_done_callback(
+                        lambda f, attempt=attempt: finished.put((attempt, f))  # type: ignore[misc]
+                    )
+            if inflight and not settled:
+                with contextlib.suppress(queue.Empty):
+                    settled.append(self._finish(inflight, *finished.get(timeout=self.interval)))
+            while inflight:
+                try:
+                    settled.append(self._finish(inflight, *finished.get_nowait()))
+                except queue.Empty:
+                    break
             if settled:
                 self.store.complete(settled)
                 handled += len(settled)
             elif not inflight:
                 return handled
+
+    def _finish(
+        self, inflight: dict[int, ClaimedAttempt], attempt: ClaimedAttempt, future: Future[_Sent]
+    ) -> AttemptResult:
+        del inflight[attempt.id]
+        return self._result(attempt, future)
 
     def close(self) -> None:
         """Release the transport's pooled connections."""
@@ -144,11 +182,15 @@ class WebhookDispatcher:
         assert endpoint is not None
         clock = self.env.clock
         try:
-            target = await check_url_async(
-                endpoint.url, self.env.config.private_webhook_targets, self.resolver
-            )
+            # A DNS lookup that hangs must not hold the attempt (and its lease) forever.
+            async with asyncio.timeout(self.timeout_seconds):
+                target = await check_url_async(
+                    endpoint.url, self.env.config.private_webhook_targets, self.resolver
+                )
         except UnsafeTarget as exc:
             return _Sent(clock.now(), None, f"not sent: {exc}")
+        except TimeoutError:
+            return _Sent(clock.now(), None, f"not sent: resolving {endpoint.url} timed out")
         body = self.body(attempt)
         now = clock.now()
         headers = signed_headers(

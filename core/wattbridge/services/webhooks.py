@@ -225,7 +225,8 @@ class WebhookEndpointService:
         return [unstructure(a) for a in attempts], total
 
     def recover(self, project_id: str, endpoint_id: str, body: object) -> dict[str, Any]:
-        """Queue failed deliveries (no retry pending) of events since ``since`` again, now."""
+        """Send failed deliveries of events since ``since`` again, now: those whose
+        retries ran out and those still waiting for a retry."""
         request = structure(body, Recover)
         now = self.env.clock.now()
         if request.since < now - RECOVER_WINDOW:
@@ -242,7 +243,7 @@ class WebhookEndpointService:
                 f"Webhook endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
                 "enable it with PATCH {\"enabled\": true}, then recover."
             )
-        count = self.store.requeue_given_up(endpoint.id, request.since, now)
+        count = self.store.requeue_failed(endpoint.id, request.since, now)
         return {"recovered": count, "since": isoformat(request.since)}
 
     def _find(self, project_id: str, endpoint_id: str) -> StoredEndpoint:

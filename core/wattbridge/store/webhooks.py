@@ -242,6 +242,11 @@ class WebhookStore:
         first attempt due now, and the event is marked dispatched.
         """
         stamp = isoformat(now)
+        if not self.db.query_one(
+            "SELECT 1 FROM events WHERE dispatched_at IS NULL AND dispatch_after <= ? LIMIT 1",
+            (stamp,),
+        ):
+            return 0  # the usual case: no write transaction, no write lock taken
         with self.db.transaction():
             events = self.db.query(
                 "SELECT id, project_id, type, created_at FROM events"
@@ -298,21 +303,24 @@ class WebhookStore:
              created_at or due_at),
         )
 
-    def requeue_given_up(self, endpoint_id: str, since: datetime, now: datetime) -> int:
-        """Queue a new attempt (due now, same webhook id) for every delivery of the
-        endpoint whose last attempt failed with no retry pending, for events created
-        at or after ``since``; return how many."""
-        stamp = isoformat(now)
+    def requeue_failed(self, endpoint_id: str, since: datetime, now: datetime) -> int:
+        """Make every failed delivery of the endpoint, for events created at or after
+        ``since``, due now (same webhook id); return how many.
+
+        A delivery whose schedule ran out (or that was not sent because the endpoint
+        was disabled) gets a new attempt; one waiting for a retry has that retry
+        brought forward. Either way its retry schedule starts afresh.
+        """
+        stamp, since_stamp = isoformat(now), isoformat(since)
         with self.db.transaction():
-            rows = self.db.query(
+            given_up = self.db.query(
                 "SELECT a.id, a.webhook_id, a.event_id, a.attempt FROM webhook_attempts a"
                 " JOIN events e ON e.id = a.event_id"
                 " WHERE a.endpoint_id = ? AND a.status = 'failed' AND a.next_attempt_at IS NULL"
                 " AND e.created_at >= ?",
-                (endpoint_id, isoformat(since)),
+                (endpoint_id, since_stamp),
             )
-            for row in rows:
-                # A recovered delivery starts the retry schedule afresh.
+            for row in given_up:
                 self._insert_attempt(
                     row["webhook_id"], endpoint_id, row["event_id"], row["attempt"] + 1, 0, stamp
                 )
@@ -320,7 +328,25 @@ class WebhookStore:
                     "UPDATE webhook_attempts SET next_attempt_at = ? WHERE id = ?",
                     (stamp, row["id"]),
                 )
-        return len(rows)
+            waiting = self.db.query(
+                "SELECT a.id, a.webhook_id FROM webhook_attempts a"
+                " JOIN events e ON e.id = a.event_id"
+                " WHERE a.endpoint_id = ? AND a.status = 'pending' AND a.due_at > ?"
+                " AND (a.locked_until IS NULL OR a.locked_until <= ?) AND e.created_at >= ?",
+                (endpoint_id, stamp, stamp, since_stamp),
+            )
+            for row in waiting:
+                self.db.execute(
+                    "UPDATE webhook_attempts SET due_at = ?, backoff_step = 0 WHERE id = ?",
+                    (stamp, row["id"]),
+                )
+                # The failed attempt before it points at the retry: keep the log true.
+                self.db.execute(
+                    "UPDATE webhook_attempts SET next_attempt_at = ? WHERE endpoint_id = ?"
+                    " AND webhook_id = ? AND status = 'failed' AND next_attempt_at > ?",
+                    (stamp, endpoint_id, row["webhook_id"], stamp),
+                )
+        return len(given_up) + len(waiting)
 
     # -- the dispatcher's claim and completion -----------------------------
 
@@ -331,15 +357,17 @@ class WebhookStore:
         second sees the first one's lease and skips those rows.
         """
         stamp = isoformat(now)
+        due = (
+            "SELECT id FROM webhook_attempts WHERE status = 'pending' AND due_at <= ?"
+            " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?"
+        )
+        if not self.db.query(due, (stamp, stamp, 1)):
+            return []  # nothing due: no write transaction, no write lock taken
         token = secrets.token_hex(8)
         with self.db.transaction():
             ids = [
                 r["id"]
-                for r in self.db.query(
-                    "SELECT id FROM webhook_attempts WHERE status = 'pending' AND due_at <= ?"
-                    " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?",
-                    (stamp, stamp, limit),
-                )
+                for r in self.db.query(due, (stamp, stamp, limit))
             ]
             if not ids:
                 return []
@@ -361,6 +389,24 @@ class WebhookStore:
                 ids,
             )
         return [_claimed(row, token) for row in rows]
+
+    def extend_leases(self, held: Sequence[ClaimedAttempt], until: datetime) -> None:
+        """Keep holding attempts that are still being sent (only those this caller holds).
+
+        Leases are short so that a crashed worker's attempts are retried soon; a
+        live worker renews the leases of its sends in flight instead.
+        """
+        if not held:
+            return
+        ids = [a.id for a in held]
+        tokens = sorted({a.claim_token for a in held})
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE webhook_attempts SET locked_until = ?"
+                f" WHERE id IN ({', '.join('?' * len(ids))})"
+                f" AND claim_token IN ({', '.join('?' * len(tokens))}) AND status = 'pending'",
+                [isoformat(until), *ids, *tokens],
+            )
 
     def complete(self, results: Sequence[AttemptResult]) -> None:
         """Record outcomes, schedule retries and update endpoints, in one transaction.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Sequence
 
@@ -82,6 +83,28 @@ def check_url(url: str, allow_private: bool, resolver: Resolver = system_resolve
     :raises UnsafeTarget: if the URL is malformed or reaches a non-global address.
     :raises UnresolvableTarget: if the host name does not resolve.
     """
+    host, port, addresses = _target(url, allow_private)
+    if addresses is None:
+        addresses = _resolve(url, host, port, resolver)
+    return _judge(url, host, port, addresses, allow_private)
+
+
+async def check_url_async(
+    url: str, allow_private: bool, resolver: Resolver = system_resolver
+) -> CheckedTarget:
+    """:func:`check_url` for async callers: a DNS lookup runs in a worker thread.
+
+    A URL whose host is an address is checked inline: there is nothing to wait
+    for, and a thread hop per delivery would cost more than the check.
+    """
+    host, port, addresses = _target(url, allow_private)
+    if addresses is None:
+        addresses = await asyncio.to_thread(_resolve, url, host, port, resolver)
+    return _judge(url, host, port, addresses, allow_private)
+
+
+def _target(url: str, allow_private: bool) -> tuple[str, int, list[str] | None]:
+    """Host, port and, for a numeric host, its address: everything known without I/O."""
     parsed = _parse(url)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
@@ -93,18 +116,25 @@ def check_url(url: str, allow_private: bool, resolver: Resolver = system_resolve
             f"points at {host}, a name for this machine (loopback); "
             "webhook endpoints must be publicly reachable",
         )
+    return host, port, _numeric_address(host, port)
 
-    addresses = _numeric_address(host, port)
-    if addresses is None:
-        try:
-            addresses = list(resolver(host, port))
-        except (OSError, UnicodeError) as exc:
-            raise UnresolvableTarget(
-                url, f"has a host name, {host}, that does not resolve ({_describe(exc)})"
-            ) from None
-        if not addresses:
-            raise UnresolvableTarget(url, f"has a host name, {host}, that resolves to no address")
 
+def _resolve(url: str, host: str, port: int, resolver: Resolver) -> list[str]:
+    try:
+        addresses = list(resolver(host, port))
+    except (OSError, UnicodeError) as exc:
+        raise UnresolvableTarget(
+            url, f"has a host name, {host}, that does not resolve ({_describe(exc)})"
+        ) from None
+    if not addresses:
+        raise UnresolvableTarget(url, f"has a host name, {host}, that resolves to no address")
+    return addresses
+
+
+def _judge(
+    url: str, host: str, port: int, addresses: list[str], allow_private: bool
+) -> CheckedTarget:
+    """Accept the addresses (all of them must be global unless private ones are allowed)."""
     parsed_addresses = [_to_ip(url, a) for a in addresses]
     if not allow_private:
         for ip in parsed_addresses:
@@ -115,13 +145,6 @@ def check_url(url: str, allow_private: bool, resolver: Resolver = system_resolve
                     f"resolves to {ip}, {reason}; webhook endpoints must be publicly reachable",
                 )
     return CheckedTarget(url=url, host=host, port=port, address=str(parsed_addresses[0]))
-
-
-async def check_url_async(
-    url: str, allow_private: bool, resolver: Resolver = system_resolver
-) -> CheckedTarget:
-    """:func:`check_url` for async callers: the DNS lookup runs in a worker thread."""
-    return await asyncio.to_thread(check_url, url, allow_private, resolver)
 
 
 def _parse(url: str) -> httpx.URL:
@@ -179,4 +202,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _shorten(url: str) -> str:
+    url = _CREDENTIALS.sub(r"\1***@", url)  # never echo a password back, nor log it
     return url if len(url) <= 120 else url[:117] + "..."
+
+
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 import trustme
 from standardwebhooks.webhooks import Webhook
@@ -36,10 +37,16 @@ class Received:
     client_port: int
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default (5) resets connections opened all at once
+
+
 class Receiver:
     """A tiny HTTP/1.1 server whose path picks the answer, recording every request."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, tls: ssl.SSLContext | None = None, address: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.requests: list[Received] = []
         self.release = threading.Event()  # lets /slow finish when the test is done
         receiver = self
@@ -62,7 +69,7 @@ class Receiver:
                 )
                 receiver.answer(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server((address, port), Handler)
         self.server.daemon_threads = True
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
@@ -243,6 +250,44 @@ def test_connections_are_pooled_between_deliveries(receiver: Receiver) -> None:
 
     assert [o.status_code for o in run(twice)] == [200, 200]
     assert len({r.client_port for r in receiver.requests}) == 1
+
+
+def test_a_pooled_connection_is_never_used_for_another_approved_address(
+    receiver: Receiver,
+) -> None:
+    # The same host name and port, approved first at one address and then at
+    # another (DNS changed, or another environment's check): the second
+    # delivery must open a connection to its own address, not reuse the first.
+    with Receiver(address="127.0.0.2", port=receiver.port) as elsewhere:
+        url = f"http://{HOST}:{receiver.port}/ok"
+
+        async def both(transport: HttpTransport) -> list[DeliveryOutcome]:
+            return [
+                await transport.send(Delivery(url, BODY, {}, "127.0.0.1")),
+                await transport.send(Delivery(url, BODY, {}, "127.0.0.2")),
+                await transport.send(Delivery(url, BODY, {}, "127.0.0.1")),
+            ]
+
+        assert [o.status_code for o in run(both)] == [200, 200, 200]
+        assert len(receiver.requests) == 2 and len(elsewhere.requests) == 1
+        assert len({r.client_port for r in receiver.requests}) == 1  # still pooled
+
+
+def test_many_concurrent_deliveries_share_the_pools(receiver: Receiver) -> None:
+    async def many(transport: HttpTransport) -> list[DeliveryOutcome]:
+        url = f"http://{HOST}:{receiver.port}/ok"
+        outcomes: list[DeliveryOutcome] = []
+        for _ in range(2):
+            outcomes += await asyncio.gather(
+                *[transport.send(Delivery(url, BODY, {}, "127.0.0.1")) for _ in range(40)]
+            )
+        return outcomes
+
+    transport = HttpTransport(limits=httpx.Limits(max_connections=20))
+    assert all(o.status_code == 200 for o in run(many, transport))
+    assert len(receiver.requests) == 80
+    # At most 20 connections were ever opened (the limit), and they were reused.
+    assert len({r.client_port for r in receiver.requests}) <= 20
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,12 @@ started by httpcore with ``server_hostname`` = the URL's host, as usual.
 
 The approved address travels in a context variable set around each request.
 httpcore opens a connection inside the task of the request it was created for,
-so each new connection sees its own request's pin; pooled connections are keyed
-by scheme, host name and port, and every one of them was opened to an address
-that passed the check.
+so each new connection sees its own request's pin. httpcore keys pooled
+connections by scheme, host name and port only, so the transport keeps one set
+of pools per approved address (:mod:`wattbridge_http.sharding`): a connection
+opened to one address is never reused for a delivery approved for another
+(a host name that now resolves elsewhere, or the same host name checked under
+another environment's rules).
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ def pinned(host: str, address: str | None) -> Iterator[None]:
         yield
     finally:
         _pin.reset(token)
+
+
+def current_address() -> str | None:
+    """The address connections are pinned to in this context (None: not pinned)."""
+    pin = _pin.get()
+    return None if pin is None else pin[1]
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):

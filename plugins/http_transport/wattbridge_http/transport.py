@@ -15,31 +15,38 @@ from wattbridge.clock import Clock, SystemClock
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.webhooks import Delivery, DeliveryOutcome
 from wattbridge_http.pinning import PinnedBackend, pinned
+from wattbridge_http.sharding import ShardedPool
 
 RESPONSE_BODY_LIMIT = 1024
 """Bytes of the receiver's answer kept for the delivery log."""
 
 
 class _PinnedHTTPTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport (request/response mapping, error mapping), on a pinned pool.
+    """httpx's own transport (request/response mapping, error mapping), on pinned pools.
 
     httpx has no public switch for the network backend, so the connection pool
-    it builds is replaced by an identical one that uses :class:`PinnedBackend`.
-    The transport tests connect through it, so a change in httpx that broke
-    this would fail them rather than silently resolve host names again.
+    it builds is replaced by pools that use :class:`PinnedBackend` (several
+    small ones: see :mod:`wattbridge_http.sharding`). The transport tests
+    connect through it, so a change in httpx that broke this would fail them
+    rather than silently resolve host names again.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=PinnedBackend(),
-        )
+
+        def pool(size: int) -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=size,
+                max_keepalive_connections=size,
+                keepalive_expiry=limits.keepalive_expiry,
+                http1=True,
+                http2=False,
+                network_backend=PinnedBackend(),
+            )
+
+        # Same interface, different class: httpx only calls handle_async_request and aclose.
+        self._pool = ShardedPool(pool, limits.max_connections or 100)  # type: ignore[assignment]
 
 
 class HttpTransport:
@@ -47,7 +54,8 @@ class HttpTransport:
 
     :param verify: TLS verification: True (the system's CA bundle via certifi),
         or an ``ssl.SSLContext`` (tests, private CAs). Never disable it in live.
-    :param limits: connection pool limits shared by all deliveries.
+    :param limits: ``max_connections`` (default 100) is the most connections open at
+        once, all kept alive between deliveries; ``keepalive_expiry`` closes idle ones.
     :param clock: the reference for ``Retry-After`` dates when the response has no ``Date``.
     """
 
@@ -62,19 +70,20 @@ class HttpTransport:
         clock: Clock | None = None,
     ) -> None:
         self._ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
-        self._limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self._limits = limits or httpx.Limits(max_connections=100)
         self._clock: Clock = clock or SystemClock()
-        self._client: httpx.AsyncClient | None = None
+        self._pool: _PinnedHTTPTransport | None = None
 
-    def _get_client(self) -> httpx.AsyncClient:
-        # Created on first use, inside the event loop that will use it.
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                transport=_PinnedHTTPTransport(self._ssl_context, self._limits),
-                follow_redirects=False,  # a redirect is an answer, and a failure (spec)
-                trust_env=False,  # an environment proxy would bypass the pinned address
-            )
-        return self._client
+    def _get_pool(self) -> _PinnedHTTPTransport:
+        # Created on first use, inside the event loop that will use it. The
+        # transport is used without an httpx.AsyncClient on top: a delivery
+        # needs none of its cookies, auth, redirects or default headers, and
+        # skipping them saves a good share of each request's cost. Redirects
+        # are thus never followed (a redirect is an answer, and a failure), and
+        # no environment proxy can bypass the pinned address.
+        if self._pool is None:
+            self._pool = _PinnedHTTPTransport(self._ssl_context, self._limits)
+        return self._pool
 
     async def send(self, delivery: Delivery) -> DeliveryOutcome:
         """POST ``delivery.body`` with its headers once; report, never raise, on failure."""
@@ -93,14 +102,18 @@ class HttpTransport:
                 # httpx timeouts apply per phase (connect, each read); the outer
                 # deadline bounds the whole attempt, a slow trickle included.
                 async with asyncio.timeout(limit):
-                    async with self._get_client().stream(
+                    request = httpx.Request(
                         "POST",
                         url,
                         content=delivery.body,
-                        headers=dict(delivery.headers),
-                        timeout=httpx.Timeout(limit),
-                    ) as response:
+                        headers=delivery.headers,
+                        extensions={"timeout": httpx.Timeout(limit).as_dict()},
+                    )
+                    response = await self._get_pool().handle_async_request(request)
+                    try:
                         body = await _read_prefix(response, RESPONSE_BODY_LIMIT)
+                    finally:
+                        await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
             return DeliveryOutcome(
                 None, elapsed_ms(), error=f"timed out: no complete response within {limit:g} s"
@@ -121,9 +134,9 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         """Close pooled connections; the transport can be used again afterwards."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> bytes:
