@@ -3,11 +3,14 @@
 Run: ``python bench/bench_projection.py``. Devices are created (and their
 per-device constants precomputed) once; the timed part is one state read per
 device at one instant, as a fleet-wide ``GET /v1/devices`` page sweep would do.
-Target: under 100 ms for the 10,000 reads on one core.
+The first instant of a day is *cold*: each device's plan for that day (which
+hashes its seed) is computed then and cached; the later instants of the day are
+*warm*. Target: under 100 ms for the 10,000 warm reads on one core.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import UTC, datetime
 
@@ -45,16 +48,17 @@ def main() -> None:
             project_state(profile, at)
         timings.append((time.perf_counter() - started) * 1000)
     # The same through the provider (attribute parsing included, cached per device).
-    at = datetime(2026, 6, 1, 12, 17, tzinfo=UTC)
+    at = datetime(2026, 6, 1, 12, 47, tzinfo=UTC)
     started = time.perf_counter()
     for ref in refs:
         provider.read_state(ref, at, ())
     via_provider = (time.perf_counter() - started) * 1000
-    best = min(timings)
+    warm = statistics.median(timings[1:])
     print(
-        f"projected {DEVICES} devices: best {best:.1f} ms, worst {max(timings):.1f} ms "
-        f"(target {TARGET_MS:.0f} ms: {'met' if best < TARGET_MS else 'MISSED'}); "
-        f"through read_state: {via_provider:.1f} ms"
+        f"projected {DEVICES} devices: cold {timings[0]:.1f} ms, warm median {warm:.1f} ms "
+        f"(best {min(timings[1:]):.1f}; target {TARGET_MS:.0f} ms: "
+        f"{'met' if warm < TARGET_MS else 'MISSED'}); through read_state (warm): "
+        f"{via_provider:.1f} ms"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wattbridge.api.devices import PROVIDER_ERRORS
 from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call
 from wattbridge.models.devices import CONFLICT_STRATEGIES
@@ -37,7 +38,8 @@ def cancel_action(call: Call) -> dict[str, Any]:
 ROUTES = [
     ApiRoute(
         "POST", "/v1/devices/{id}/actions", push_action, "Push an action to a device", "actions",
-        status=202, body="PushAction", response="Action", errors=(400, 404, 409, 422),
+        status=202, body="PushAction", response="Action",
+        errors=(400, 404, 409, 422, *PROVIDER_ERRORS),
     ),
     ApiRoute(
         "GET", "/v1/devices/{id}/actions", list_actions, "List a device's actions", "actions",

@@ -13,6 +13,9 @@ from wattbridge.clock import parse_instant
 from wattbridge.drivers.devices import DEVICE_TYPES
 from wattbridge.errors import ValidationFailed
 
+PROVIDER_ERRORS = (409, 429, 502, 503)
+"""Statuses of vendor failures a request cannot work around (``provider_failures``)."""
+
 _TYPE = Param("type", {"type": "string", "enum": list(DEVICE_TYPES)}, "Only devices of this type.")
 
 
@@ -75,7 +78,7 @@ ROUTES = [
         "GET", "/v1/devices", list_devices, "List devices", "devices",
         query=(_TYPE, Param("userId", {"type": "string"}, "Only this end user's devices."),
                LIMIT, OFFSET),
-        response="DeviceList", errors=(400,),
+        response="DeviceList", errors=(400, *PROVIDER_ERRORS),
     ),
     ApiRoute(
         "GET", "/v1/devices/{id}", get_device, "Get a device and its state", "devices",
@@ -86,7 +89,7 @@ ROUTES = [
             Param("expedite", {"type": "boolean"},
                   "Accept cached live state only if under 1 minute old (default 15 minutes)."),
         ),
-        response="Device", errors=(400, 404),
+        response="Device", errors=(400, 404, *PROVIDER_ERRORS),
     ),
     ApiRoute(
         "DELETE", "/v1/devices/{id}", disconnect_device, "Disconnect a device", "devices",
@@ -121,8 +124,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "userId": {"type": "string"},
             "sync": {
                 "type": "object",
-                "required": ["available", "lastPulledAt"],
-                "properties": {"available": {"type": "boolean"}, "lastPulledAt": _NULLABLE_TIME},
+                "required": ["available", "lastPulledAt", "error"],
+                "properties": {
+                    "available": {"type": "boolean"},
+                    "lastPulledAt": _NULLABLE_TIME,
+                    "error": {
+                        "description": "Why the last read from the vendor failed (fallback "
+                        "reads only), e.g. PROVIDER_AUTH_FAILED: the end user must re-link.",
+                        "oneOf": [
+                            {"type": "null"},
+                            {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"},
+                                            "message": {"type": "string"}}},
+                        ],
+                    },
+                },
             },
             "metadata": {
                 "type": "object",

@@ -11,7 +11,16 @@ onto hardware (or a simulation):
 
 Nothing here is sandbox-specific. A live adapter raises the
 :class:`ProviderError` subclasses to classify failures; the core retries,
-falls back to the last known state, or asks for a re-link accordingly.
+falls back to the last known state, or asks for a re-link accordingly:
+
+- from ``read_state``: any of them serves the last known state as
+  ``fallback`` with the error's code and message in ``sync.error``;
+- from ``execute``: :class:`TransientError` and :class:`ProviderRateLimited`
+  are retried with backoff (never before ``retry_after``), then fail the
+  action; the others fail it at once with their ``code``;
+- from ``capabilities``: :class:`NotCapable` means no commands and no
+  settings; the others become API errors (503, 429, 409, 502; see
+  ``wattbridge.services.provider_failures``).
 """
 
 from __future__ import annotations
@@ -250,7 +259,11 @@ class DeviceProvider(Protocol):
         ...
 
     def capabilities(self, device: DeviceRef) -> Capabilities:
-        """Return exactly the commands and settings this device supports."""
+        """Return exactly the commands and settings this device supports.
+
+        Called on every read and push: answer from what is known about the
+        device (its model, its ``attributes``), without calling the vendor.
+        """
         ...
 
     def read_state(
@@ -260,11 +273,16 @@ class DeviceProvider(Protocol):
 
         ``actions`` are the device's recent and scheduled actions, newest last;
         providers that read real hardware may ignore them.
+
+        :raises ProviderError: classified; the core serves the last known state.
         """
         ...
 
     def execute(self, device: DeviceRef, action: ActionRef) -> ExecutionOutcome:
-        """Send ``action`` to the device and report the outcome."""
+        """Send ``action`` to the device and report the outcome.
+
+        :raises ProviderError: classified; transient ones and rate limits are retried.
+        """
         ...
 
     def diagnostics(self) -> Mapping[str, Any]:

@@ -27,6 +27,7 @@ from wattbridge.drivers.devices import (
     TransientError,
 )
 from wattbridge.services.action_records import action_ref, device_ref, render_action
+from wattbridge.services.provider_failures import explain
 from wattbridge.store.devices import ActionRow, ActionStore
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class ActionLifecycle:
             self._retry_or_fail(row, token, exc)
             return
         except ProviderError as exc:
-            self._fail_now(row, token, exc.code, exc.message)
+            self._fail_now(row, token, exc.code, explain(exc)["message"])
             return
         except Exception:
             # A broken adapter must not leave the action hanging forever.
@@ -112,7 +113,8 @@ class ActionLifecycle:
     def _retry_or_fail(self, row: ActionRow, token: str, exc: ProviderError) -> None:
         attempts = row.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            self._fail_now(row, token, exc.code, f"{exc.message} (gave up after {attempts} tries)")
+            message = f"{explain(exc)['message']} (gave up after {attempts} tries)"
+            self._fail_now(row, token, exc.code, message)
             return
         now = self.env.clock.now()
         delay = RETRY_BACKOFF[min(attempts, len(RETRY_BACKOFF)) - 1]
@@ -216,7 +218,12 @@ class ActionWorker:
         with self.env.db.transaction():
             ids = self.lifecycle.store.claim_due(now, CLAIM_BATCH, now + LEASE, token)
         for action_id in ids:
-            self.lifecycle.process(action_id, token)
+            try:
+                self.lifecycle.process(action_id, token)
+            except Exception:
+                # One broken row must not hold up the others of the batch; its
+                # lease runs out and a later pass tries it again.
+                log.exception("action %s could not be processed", action_id)
         return len(ids)
 
 

@@ -12,6 +12,7 @@ cancelled.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,15 @@ from wattbridge.ids import new_id
 from wattbridge.models.devices import CONFLICT_STRATEGIES, PushAction, SandboxControl
 from wattbridge.serialization import structure
 from wattbridge.services.action_lifecycle import LEASE, ActionLifecycle
-from wattbridge.services.action_records import action_ref, device_ref, render_action
+from wattbridge.services.action_records import action_ref, render_action
 from wattbridge.services.capability_checks import check_action
-from wattbridge.store.devices import ACTIVE_STATES, ActionRow, ActionStore, DeviceRow
+from wattbridge.store.devices import (
+    ACTIVE_STATES,
+    ActionRow,
+    ActionStore,
+    DeviceRow,
+    ReadActions,
+)
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
@@ -43,6 +50,10 @@ CLOCK_SKEW = timedelta(seconds=5)
 MAX_FORCED_LATENCY = timedelta(minutes=10)
 MAX_QUEUE_HOPS = 50
 EFFECTIVE_STATES = ("acknowledged", "completed")
+MAX_PROJECTED_ACTIONS = 100
+"""The most actions a read hands to the provider: the newest by start."""
+PROJECTED_STATES = ("scheduled", *EFFECTIVE_STATES)
+"""The states of the actions a read hands to the provider (scheduled: for future reads)."""
 
 
 def _overlaps(start: datetime, end: datetime | None, other: ActionRow) -> bool:
@@ -71,9 +82,8 @@ class ActionService:
             )
         now = self.env.clock.now()
         start, end, shape = self._window(request, now)
-        provider = self.devices.provider_of(device)
         parameters = check_action(
-            provider.capabilities(device_ref(device)), request.command, request.parameters, shape
+            self.devices.capabilities(device), request.command, request.parameters, shape
         )
         control = _control(request.sandbox)
         token = secrets.token_hex(8)
@@ -127,6 +137,12 @@ class ActionService:
         if request.end is not None and request.end <= start:
             raise ValidationFailed.single(
                 "$.end", f"must be after start ({isoformat(start)}), got {isoformat(request.end)}"
+            )
+        if request.end is not None and request.end > now + MAX_AHEAD:
+            raise ValidationFailed.single(
+                "$.end",
+                f"must be at most 30 days ahead (before {isoformat(now + MAX_AHEAD)}), "
+                f"got {isoformat(request.end)}; push a new action later for the rest",
             )
         start = max(start, now)  # a start within the clock skew means now
         shape: ExecutionShape = (
@@ -221,21 +237,32 @@ class ActionService:
         for row in self.store.in_states(device.id, ("scheduled",)):
             self.lifecycle.cancel(row, now)
 
-    def refs(self, device_id: str, at: datetime, now: datetime) -> list[ActionRef]:
-        """The device's actions as providers see them, for a read at ``at``.
+    def for_read(self, device_id: str, at: datetime) -> ReadActions:
+        """The actions a read of the device at ``at`` needs (see :func:`refs`)."""
+        return self.store.for_read(device_id, at, PROJECTED_STATES, MAX_PROJECTED_ACTIONS)
 
-        A read in the future projects scheduled actions that will have started
-        by then as accepted, unless their outcome is forced to fail.
-        """
-        rows = self.store.in_states(device_id, ("scheduled", *EFFECTIVE_STATES))
-        refs = []
-        for row in rows:
-            ref = action_ref(row)
-            will_fail = (row.control or {}).get("outcome") == "failed"
-            if row.state == "scheduled" and at > now and row.start_at <= at and not will_fail:
-                ref = action_ref(row, "acknowledged")
-            refs.append(ref)
-        return refs
+
+def refs(rows: Sequence[ActionRow], at: datetime, now: datetime) -> list[ActionRef]:
+    """The device's actions as providers see them, for a read at ``at``.
+
+    ``rows`` are the newest :data:`MAX_PROJECTED_ACTIONS` actions in
+    :data:`PROJECTED_STATES` that have started by ``at`` (only those can shape
+    the state then), so a read costs the same for a device with a long history;
+    the selection depends on ``at`` alone, so reads stay deterministic. A read
+    in the future projects scheduled actions that will have started by then as
+    accepted, unless their outcome is forced to fail. An action queued after an
+    open-ended one has no known start yet, so no read projects it.
+    """
+    refs = []
+    for row in rows:
+        if row.state == "scheduled" and row.after_action_id is not None and row.due_at is None:
+            continue
+        ref = action_ref(row)
+        will_fail = (row.control or {}).get("outcome") == "failed"
+        if row.state == "scheduled" and at > now and row.start_at <= at and not will_fail:
+            ref = action_ref(row, "acknowledged")
+        refs.append(ref)
+    return refs
 
 
 def _control(control: SandboxControl | None) -> dict[str, Any] | None:

@@ -9,7 +9,12 @@ and live comes from the environment's providers:
   provider simulates, those answer ``400 SANDBOX_ONLY``;
 - a reading with ``source="live"`` (fresh from an OEM) is remembered and served
   from cache within the TTL; when the OEM then fails, the last known state is
-  served as ``fallback``. Projections are never cached: they are cheap and exact.
+  served as ``fallback`` with the provider's reason in ``sync.error``.
+  Projections are never cached: they are cheap and exact.
+
+A provider failure that a request cannot work around (e.g. capabilities that
+cannot be determined) becomes an API error through
+:func:`wattbridge.services.provider_failures.api_error`.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import attrs
 from wattbridge.clock import isoformat
 from wattbridge.drivers.devices import (
     DEVICE_TYPES,
+    Capabilities,
     DeviceProvider,
     DeviceType,
     DiscoveredDevice,
+    NotCapable,
     ProviderError,
     SimulatesDevices,
 )
@@ -34,8 +41,14 @@ from wattbridge.ids import new_id
 from wattbridge.models.devices import CreateSandboxDevice
 from wattbridge.serialization import structure
 from wattbridge.services.action_records import device_ref, render_action
-from wattbridge.services.actions import ActionService
-from wattbridge.store.devices import ActionStore, DeviceRow, DeviceStore
+from wattbridge.services.actions import (
+    MAX_PROJECTED_ACTIONS,
+    PROJECTED_STATES,
+    ActionService,
+    refs,
+)
+from wattbridge.services.provider_failures import api_error, explain
+from wattbridge.store.devices import DeviceRow, DeviceStore, ReadActions
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
@@ -53,6 +66,7 @@ class Reading:
     source: str
     available: bool
     pulled_at: datetime | None
+    error: dict[str, str] | None = None
 
 
 class DeviceService:
@@ -67,7 +81,6 @@ class DeviceService:
         self.clock = env.clock
         self.device_limit = device_limit
         self.store = DeviceStore(env.db)
-        self.action_store = ActionStore(env.db)
         self.actions = ActionService(env, self)
 
     # --- providers ------------------------------------------------------------
@@ -112,8 +125,9 @@ class DeviceService:
 
     def create_simulated(self, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Invent a device with a simulating provider (``POST /v1/sandbox/devices``)."""
-        request = structure(body, CreateSandboxDevice)
+        # Refused before the body is read: no body can make it work in live.
         self.require_simulation("POST /v1/sandbox/devices")
+        request = structure(body, CreateSandboxDevice)
         device_id = new_id("dev")
         chosen = self._simulator_for(request.type, request.vendor)
         name, simulator = chosen
@@ -217,12 +231,18 @@ class DeviceService:
         """One device with its state now, or (simulated devices) at ``at``."""
         if at is not None:
             self.require_simulation("Reading a device at another time (?at=)")
-        row = self.require(project_id, device_id)
+        # The device and the actions the read needs come in one query (the hot path).
+        found = self.store.get_for_read(
+            project_id, device_id, at or self.clock.now(), PROJECTED_STATES, MAX_PROJECTED_ACTIONS
+        )
+        if found is None:
+            raise NotFound(f"No device {device_id!r} in this project and environment.")
+        row, actions = found
         if at is not None and not self.simulates(row):
             raise SandboxOnly(
                 f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
             )
-        return self.render(row, at, expedite)
+        return self.render(row, at, expedite, actions)
 
     def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
         """Disconnect a device: its scheduled actions are cancelled, then it answers 404."""
@@ -259,7 +279,24 @@ class DeviceService:
 
     # --- state ---------------------------------------------------------------
 
-    def reading(self, row: DeviceRow, at: datetime | None, expedite: bool) -> Reading:
+    def capabilities(self, row: DeviceRow) -> Capabilities:
+        """The device's capabilities from its provider.
+
+        A provider that answers :class:`NotCapable` says the device can do
+        nothing: presence-based, that is no commands and no settings.
+
+        :raises WattbridgeError: the provider failed (see ``provider_failures``).
+        """
+        try:
+            return self.provider_of(row).capabilities(device_ref(row))
+        except NotCapable:
+            return Capabilities()
+        except ProviderError as exc:
+            raise api_error(exc, row.id) from None
+
+    def reading(
+        self, row: DeviceRow, at: datetime | None, expedite: bool, actions: ReadActions
+    ) -> Reading:
         """The device's state by the cache rules (see the module docstring)."""
         now = self.clock.now()
         ttl = EXPEDITE_TTL if expedite else CACHE_TTL
@@ -268,29 +305,40 @@ class DeviceService:
             return Reading(row.last_state, "cache", True, pulled)
         provider = self.provider_of(row)
         instant = at or now
-        refs = self.actions.refs(row.id, instant, now)
         try:
-            result = provider.read_state(device_ref(row), instant, refs)
-        except ProviderError:
-            return Reading(row.last_state, "fallback", False, row.last_pulled_at)
+            result = provider.read_state(
+                device_ref(row), instant, refs(actions.projected, instant, now)
+            )
+        except ProviderError as exc:
+            return Reading(row.last_state, "fallback", False, row.last_pulled_at, explain(exc))
         state = dict(result.state)
         if result.source == "live":
+            # The cache runs on the core's clock, from when the state was pulled;
+            # the vendor's own timestamp (``observed_at``) may lag or use another clock.
             with self.env.db.transaction():
-                self.store.remember_state(row.id, state, result.observed_at)
+                self.store.remember_state(row.id, state, now)
+            return Reading(state, "live", True, now)
         return Reading(state, result.source, True, result.observed_at)
 
     def render(
-        self, row: DeviceRow, at: datetime | None = None, expedite: bool = False
+        self,
+        row: DeviceRow,
+        at: datetime | None = None,
+        expedite: bool = False,
+        actions: ReadActions | None = None,
     ) -> dict[str, Any]:
-        """The API's device object (SPEC §3)."""
-        reading = self.reading(row, at, expedite)
-        caps = self.provider_of(row).capabilities(device_ref(row))
-        latest = self.action_store.latest(row.id)
+        """The API's device object (SPEC §3); ``actions`` are fetched unless given."""
+        if actions is None:
+            actions = self.actions.for_read(row.id, at or self.clock.now())
+        reading = self.reading(row, at, expedite, actions)
+        caps = self.capabilities(row)
+        latest = actions.latest
         return {
             **summary(row),
             "sync": {
                 "available": reading.available,
                 "lastPulledAt": None if reading.pulled_at is None else isoformat(reading.pulled_at),
+                "error": reading.error,
             },
             "metadata": {"source": reading.source},
             "state": reading.state,

@@ -87,6 +87,12 @@ def m001_devices_actions(db):  # type: ignore[no-untyped-def]
                " WHERE after_action_id IS NOT NULL")
 
 
+@migrations()
+def m002_actions_by_start(db):  # type: ignore[no-untyped-def]
+    # Reads hand a device's newest actions by start to its provider (bounded).
+    db.execute("CREATE INDEX actions_device_start ON actions (device_id, start_at)")
+
+
 def _time(value: str | None) -> datetime | None:
     return None if value is None else parse_instant(value)
 
@@ -152,17 +158,23 @@ class ActionRow:
     claim_token: str | None
 
 
-def _action(row: Row) -> ActionRow:
+def _action(row: Row, decoded: bool = False) -> ActionRow:
+    """An action from its row; ``decoded``: the JSON columns are already values."""
+
+    def value(column: str) -> Any:
+        raw = row[column]
+        return raw if decoded or raw is None else json.loads(raw)
+
     return ActionRow(
         **{
             **row,
-            "parameters": json.loads(row["parameters"]),
+            "parameters": value("parameters"),
             "start_at": parse_instant(row["start_at"]),
             "end_at": _time(row["end_at"]),
             "created_at": parse_instant(row["created_at"]),
             "updated_at": parse_instant(row["updated_at"]),
-            "control": None if row["control"] is None else json.loads(row["control"]),
-            "outcome": None if row["outcome"] is None else json.loads(row["outcome"]),
+            "control": value("control"),
+            "outcome": value("outcome"),
             "due_at": _time(row["due_at"]),
             "locked_until": _time(row["locked_until"]),
         }
@@ -171,6 +183,68 @@ def _action(row: Row) -> ActionRow:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+@attrs.frozen
+class ReadActions:
+    """The actions a device read needs, fetched with it in one query.
+
+    ``projected``: the newest ``limit`` actions in the given states that start by
+    the read's instant, oldest start first (ties in creation order), for the
+    provider; ``latest``: the device's newest action, for ``lastAction``.
+    """
+
+    projected: list[ActionRow]
+    latest: ActionRow | None
+
+
+_ACTION_COLUMNS = (
+    "id", "project_id", "device_id", "command", "parameters", "start_at", "end_at", "state",
+    "created_at", "updated_at", "control", "outcome", "error_code", "error_message", "attempts",
+    "after_action_id", "due_at", "locked_until", "claim_token",
+)
+_JSON_COLUMNS = ("parameters", "control", "outcome")
+_ACTION_OBJECT = (
+    "json_object("
+    + ", ".join(f"'{c}', json({c})" if c in _JSON_COLUMNS else f"'{c}', {c}"
+                for c in _ACTION_COLUMNS)
+    + ", '_rowid', rowid)"
+)
+"""An action row as one JSON object (its JSON columns embedded as values)."""
+
+
+def _read_actions_sql(at: datetime, states: Sequence[str], limit: int) -> tuple[str, list[Any]]:
+    """Two sub-selects (``projected``, ``latest``) of the device ``d.id``, and their parameters.
+
+    A read costs one statement, not three: on SQLite every statement releases
+    and re-takes the GIL, which is what makes concurrent reads expensive.
+    """
+    marks = ", ".join("?" for _ in states)
+    sql = (
+        f"(SELECT json_group_array({_ACTION_OBJECT}) FROM (SELECT rowid, * FROM actions"
+        f" WHERE device_id = d.id AND start_at <= ? AND state IN ({marks})"
+        " ORDER BY start_at DESC, created_at DESC, rowid DESC LIMIT ?)) AS projected,"
+        f" (SELECT {_ACTION_OBJECT} FROM actions WHERE device_id = d.id"
+        " ORDER BY created_at DESC, rowid DESC LIMIT 1) AS latest"
+    )
+    return sql, [isoformat(at), *states, limit]
+
+
+def _read_actions(row: Row) -> ReadActions:
+    """Decode the ``projected`` and ``latest`` columns of a read query."""
+    raw: list[dict[str, Any]] = json.loads(row.pop("projected"))
+    raw.sort(key=lambda a: (a["start_at"], a["created_at"], a["_rowid"]))
+    for action in raw:
+        del action["_rowid"]
+    projected = [_action(a, decoded=True) for a in raw]
+    latest_raw = row.pop("latest")
+    if latest_raw is None:
+        return ReadActions(projected, None)
+    latest = json.loads(latest_raw)
+    del latest["_rowid"]
+    # Usually the newest action is also the newest started one: decode it once.
+    same = next((a for a in reversed(projected) if a.id == latest["id"]), None)
+    return ReadActions(projected, same or _action(latest, decoded=True))
 
 
 class DeviceStore:
@@ -203,6 +277,21 @@ class DeviceStore:
         """A device by id, disconnected or not (workers finishing its actions)."""
         row = self.db.query_one("SELECT * FROM devices WHERE id = ?", (device_id,))
         return None if row is None else _device(row)
+
+    def get_for_read(
+        self, project_id: str, device_id: str, at: datetime, states: Sequence[str], limit: int
+    ) -> tuple[DeviceRow, ReadActions] | None:
+        """A connected device with the actions a read at ``at`` needs, in one query."""
+        actions_sql, params = _read_actions_sql(at, states, limit)
+        row = self.db.query_one(
+            f"SELECT d.*, {actions_sql} FROM devices d"
+            " WHERE d.id = ? AND d.project_id = ? AND d.disconnected_at IS NULL",
+            [*params, device_id, project_id],
+        )
+        if row is None:
+            return None
+        actions = _read_actions(row)
+        return _device(row), actions
 
     def find_linked(self, project_id: str, provider: str, external_id: str) -> DeviceRow | None:
         """The connected device of a project with this provider's external id."""
@@ -310,14 +399,16 @@ class ActionStore:
         )
         return [_action(r) for r in rows], int(total["n"] if total else 0)
 
-    def latest(self, device_id: str) -> ActionRow | None:
-        """The device's newest action."""
+    def for_read(
+        self, device_id: str, at: datetime, states: Sequence[str], limit: int
+    ) -> ReadActions:
+        """The actions a read of the device at ``at`` needs (see :class:`ReadActions`)."""
+        actions_sql, params = _read_actions_sql(at, states, limit)
         row = self.db.query_one(
-            "SELECT * FROM actions WHERE device_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (device_id,),
+            f"SELECT {actions_sql} FROM (SELECT ? AS id) d", [*params, device_id]
         )
-        return None if row is None else _action(row)
+        assert row is not None  # the one-row derived table always yields one row
+        return _read_actions(row)
 
     def in_states(self, device_id: str, states: Sequence[str]) -> list[ActionRow]:
         """A device's actions in ``states``, oldest start first."""

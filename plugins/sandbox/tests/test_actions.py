@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 DAY = datetime(2026, 6, 10, tzinfo=UTC)
@@ -119,3 +120,18 @@ def test_charger_charge_and_idle(h, fleet, read):
     night = read(device, _at(22), [idle])
     assert night["isConnected"] and not night["isCharging"] and night["status"] == "connected"
     assert read(device, _at(22))["isCharging"]
+
+
+def test_a_long_history_is_walked_forwards(h, fleet, read):
+    """Thousands of actions: no recursion limit, and the newest still decides."""
+    device = fleet("battery")[9]
+    history = [
+        h.action("charge" if k % 2 else "idle", _at(k / 4), _at(k / 4 + 0.2), power=1)
+        for k in range(3000)
+    ]
+    history.append(h.action("idle", _at(800), None))
+    # Distinct ids: the helper names actions by command and start time only.
+    history = [attrs.evolve(a, id=f"act_{k}") for k, a in enumerate(history)]
+    first = read(device, _at(801), history)
+    assert first["status"] == "idle" and first["currentMode"] == "idle"
+    assert read(device, _at(801), history) == first

@@ -158,3 +158,47 @@ def test_devices_differ(h, fleet, read):
     for device_type in ("vehicle", "battery", "solar_inverter"):
         states = [tuple(sorted(read(d, at).items())) for d in fleet(device_type)]
         assert len(set(states)) > len(states) // 2
+
+
+# The "about" levels of the contract (SPEC §4) at the window edges, with a tolerance.
+_ABOUT = {
+    "vehicle": ("batteryLevel", ((17, 71), (17, 70), (21, 50), (30, 82))),
+    "battery": ("level", ((6, 70), (9, 46), (9, 50), (15, 92), (15, 90), (21, 30))),
+}
+
+
+@pytest.mark.parametrize("device_type", list(_ABOUT))
+def test_levels_travel_between_the_contract_values(h, fleet, read, device_type):
+    field, marks = _ABOUT[device_type]
+    tops = []
+    for device in fleet(device_type):
+        for day in h.sample_days():
+            for hour, about in marks:
+                value = read(device, day + timedelta(hours=hour))[field]
+                assert abs(value - about) <= 5, (device.id, day, hour, value)
+            if device_type == "vehicle":
+                nine = read(device, day + timedelta(hours=9))
+                if read(device, day + timedelta(hours=8, minutes=30))["plugged"]:
+                    tops.append(nine[field])  # charged in the morning: "from about 95 %"
+    if device_type == "vehicle":
+        assert tops and sum(tops) / len(tops) >= 90 and min(tops) >= 85
+
+
+@pytest.mark.parametrize("device_type", ["vehicle", "battery", "solar_inverter", "ev_charger"])
+def test_the_same_instant_gives_identical_json(h, provider, fleet, device_type):
+    import json
+
+    from wattbridge_sandbox import SandboxProvider
+    from wattbridge_sandbox.seeding import draws
+
+    moments = [day + timedelta(hours=hour, minutes=13) for day in h.sample_days()
+               for hour in range(0, 24, 5)]
+    devices = fleet(device_type)[:8]
+
+    def dump(p):
+        return [json.dumps(dict(p.read_state(d, at, ()).state)) for d in devices for at in moments]
+
+    first = dump(provider)
+    draws.cache_clear()
+    assert dump(SandboxProvider()) == first  # a new process (cold caches) answers the same bytes
+    assert "-0.0" not in "".join(first)

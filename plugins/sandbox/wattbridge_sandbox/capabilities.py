@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from wattbridge.drivers.devices import Capabilities, CommandSpec, ParameterSpec, SettingSpec
 from wattbridge_sandbox.catalogue import Model, VendorEntry
 from wattbridge_sandbox.profiles import Profile, VehicleProfile
 
 
+@lru_cache(maxsize=4096)
 def capabilities_of(entry: VendorEntry, model: Model, profile: Profile) -> Capabilities:
-    """Exactly the commands and settings this device offers (absent means unsupported)."""
+    """Exactly the commands and settings this device offers (absent means unsupported).
+
+    Cached: a read asks for them every time, and they depend only on the arguments.
+    """
     if model.device_type == "vehicle":
         return _vehicle(entry, model, profile)
     if model.device_type == "battery":
@@ -19,10 +25,11 @@ def capabilities_of(entry: VendorEntry, model: Model, profile: Profile) -> Capab
 
 
 def _vehicle(entry: VendorEntry, model: Model, profile: Profile) -> Capabilities:
-    charge = {"target": ParameterSpec("percent", 50, 100)}
+    limit = profile.charge_limit if isinstance(profile, VehicleProfile) else 90.0
+    # The car's own charge limit caps any charge, so it bounds the target too.
+    charge = {"target": ParameterSpec("percent", 50, limit)}
     if "power" in entry.optional_parameters:
         charge["power"] = ParameterSpec("kw", 1.4, model.power_kw)
-    limit = profile.charge_limit if isinstance(profile, VehicleProfile) else 90.0
     return Capabilities(
         commands={"charge": CommandSpec(charge), "idle": CommandSpec()},
         settings={"charge_limit": SettingSpec(limit, "percent", 50, 100)},

@@ -58,7 +58,8 @@ def vehicle_steps(profile: VehicleProfile, actions: Sequence[ActionRef]) -> list
                     end,
                     "charge",
                     rate=power / profile.capacity_kwh * 100.0,
-                    target=min(100.0, target),
+                    # The car stops at its charge limit whatever the target says.
+                    target=min(profile.charge_limit, target),
                 )
             )
         elif action.command == "idle":

@@ -69,20 +69,35 @@ class LevelWalker:
         self.baseline = baseline
         self.steps = sorted(steps, key=lambda s: s.start)  # stable: keeps creation order
         self.default_floor = default_floor
+        self._levels: list[float] | None = None
 
     def at(self, t: float) -> LevelState:
         """The state at ``t`` (epoch hours)."""
-        return self._at(t, len(self.steps))
-
-    def _at(self, t: float, k: int) -> LevelState:
-        j = k - 1
+        j = len(self.steps) - 1
         while j >= 0 and self.steps[j].start > t:
             j -= 1
+        return self._under(t, j, self._start_levels())
+
+    def _start_levels(self) -> list[float]:
+        """The level at each step's start, under the steps before it.
+
+        Computed forwards once (not by recursing backwards), so a long history
+        of actions cannot exhaust the stack.
+        """
+        if self._levels is None:
+            levels: list[float] = []
+            for j, step in enumerate(self.steps):
+                levels.append(self._under(step.start, j - 1, levels).level)
+            self._levels = levels
+        return self._levels
+
+    def _under(self, t: float, j: int, levels: Sequence[float]) -> LevelState:
+        """The state at ``t`` when ``steps[j]`` is the newest step started by then."""
         if j < 0:
             level, slope = self.baseline.level(t)
             return LevelState(level, slope, "pattern", None)
         step = self.steps[j]
-        start_level = self._at(step.start, j).level
+        start_level = levels[j]
         if step.kind == "mode":
             if step.end is None or t < step.end:
                 return self._follow(t, step.start, start_level, step.floor, step.label, "mode")

@@ -1,0 +1,88 @@
+"""``GET /v1/devices/{id}`` through ``wattbridge serve`` against a bare Starlette endpoint.
+
+Run: ``python bench/bench_device_read.py [--seconds 5] [--concurrency 16] [--rounds 2]``.
+
+Both servers run under the same uvicorn on this machine, in this run; the
+servers alternate (bare, wattbridge, bare, wattbridge, …) so that a change in
+the machine's load hits both. The figure that matters is the ratio of
+wattbridge's requests per second to the bare endpoint's: target ≥ 0.5.
+
+The wattbridge read is the full path: key authentication, the device row, the
+device's actions, the simulation, capabilities, the envelope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import Load, bare_server, machine, measure, wattbridge_server
+
+TARGET_RATIO = 0.5
+
+
+def _sandbox_device(url: str, key: str) -> str:
+    """Create a battery (the type with the most state and commands) and return its id."""
+    response = httpx.post(
+        f"{url}/v1/sandbox/devices",
+        json={"type": "battery", "vendor": "helion"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    response.raise_for_status()
+    device_id: str = response.json()["data"]["id"]
+    # One action in its history, as a device in use has.
+    httpx.post(
+        f"{url}/v1/devices/{device_id}/actions",
+        json={"command": "auto.reserve", "parameters": {"reserve": {"value": 40,
+                                                                    "unit": "percent"}}},
+        headers={"Authorization": f"Bearer {key}"},
+    ).raise_for_status()
+    return device_id
+
+
+def main() -> None:
+    """Measure both servers in alternating rounds and print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"load: {args.concurrency} keep-alive connections from 2 client processes, "
+          f"{args.seconds:.0f} s per measurement, {args.rounds} rounds")
+    bare: list[Load] = []
+    ours: list[Load] = []
+    with tempfile.TemporaryDirectory() as tmp, bare_server() as bare_url, \
+            wattbridge_server(Path(tmp) / "data") as served:
+        device_id = _sandbox_device(served.url, served.sandbox_key)
+        headers = {"Authorization": f"Bearer {served.sandbox_key}"}
+        device_url = f"{served.url}/v1/devices/{device_id}"
+        # Warm both (imports, caches, connections) outside the measured window.
+        measure("GET", f"{bare_url}/json", seconds=1, concurrency=4)
+        measure("GET", device_url, headers=headers, seconds=1, concurrency=4)
+        for _ in range(args.rounds):
+            bare.append(measure("GET", f"{bare_url}/json", seconds=args.seconds,
+                                concurrency=args.concurrency))
+            print(f"bare Starlette GET /json       {bare[-1].describe()}")
+            ours.append(measure("GET", device_url, headers=headers, seconds=args.seconds,
+                                concurrency=args.concurrency))
+            print(f"wattbridge GET /v1/devices/{{id}} {ours[-1].describe()}")
+    if any(load.errors for load in bare + ours):
+        raise SystemExit("a measurement saw errors; the figures are not valid")
+    bare_rps = statistics.median(load.rps for load in bare)
+    our_rps = statistics.median(load.rps for load in ours)
+    ratio = our_rps / bare_rps
+    verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+    print(f"median: wattbridge {our_rps:.0f} req/s, bare {bare_rps:.0f} req/s, "
+          f"ratio {ratio:.2f} (target ≥ {TARGET_RATIO}: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
