@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -174,3 +176,41 @@ def test_sign_needs_a_sequence_of_secrets() -> None:
     # Unpadded base64 (as some libraries print it) is the same key.
     unpadded = secret.rstrip("=")
     assert sign([unpadded], MSG_ID, 1, BODY) == sign([secret], MSG_ID, 1, BODY)
+
+
+def _documented_python(heading: str) -> str:
+    """The first Python code block after ``heading`` in docs/webhooks.md."""
+    text = (Path(__file__).parent.parent / "docs" / "webhooks.md").read_text()
+    section = text[text.index(heading) :]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found, heading
+    return found.group(1)
+
+
+def test_the_documented_hand_written_verifier_works() -> None:
+    namespace: dict[str, object] = {}
+    exec(_documented_python("### Without a library"), namespace)  # our own documentation
+    documented = namespace["verify"]
+    assert callable(documented)
+    secret, other = generate_secret(), generate_secret()
+    headers = signed_headers(MSG_ID, int(time.time()), BODY, [other, secret])
+    assert documented(secret, headers, BODY) is True
+    assert documented(secret, headers, BODY.replace(b"scan_1", b"scan_2")) is False
+    assert documented(generate_secret(), headers, BODY) is False
+    old = signed_headers(MSG_ID, int(time.time()) - 600, BODY, [secret])
+    assert documented(secret, old, BODY) is False
+
+
+def test_the_documented_library_example_works() -> None:
+    namespace: dict[str, object] = {
+        "already_processed": lambda msg_id: False,
+        "enqueue": lambda event: None,
+    }
+    source = _documented_python("### Python, with the `standardwebhooks` package")
+    secret = generate_secret()
+    exec(source.replace('"whsec_…"', repr(secret)), namespace)  # our own documentation
+    handle = namespace["handle"]
+    assert callable(handle)
+    headers = signed_headers(MSG_ID, int(time.time()), BODY, [secret])
+    assert handle(BODY, headers) == 200
+    assert handle(BODY + b" ", headers) == 400

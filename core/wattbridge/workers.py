@@ -46,10 +46,11 @@ def worker_factories() -> list[WorkerFactory]:
     # Imported here, not at module level: services import the store and the
     # environment, which must stay importable without the workers.
     from wattbridge.services.action_lifecycle import action_workers
+    from wattbridge.services.billing import billing_workers
     from wattbridge.services.dispatcher import dispatcher_workers
     from wattbridge.services.scan_syncer import scan_workers
 
-    return [scan_workers, dispatcher_workers, action_workers]
+    return [scan_workers, dispatcher_workers, action_workers, billing_workers]
 
 
 def workers_for(platform: Platform) -> list[Worker]:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from wattbridge.api import actions as action_api
 from wattbridge.api import devices as device_api
 from wattbridge.api import envelope, events, scans, system
+from wattbridge.api import reports as report_api
 from wattbridge.api import webhooks as webhook_api
 from wattbridge.api.routing import ApiRoute, authenticate, make_endpoint, request_id_of
 from wattbridge.errors import InternalError, MethodNotAllowed, NotFound, WattbridgeError
@@ -35,7 +36,7 @@ ASGIApp = Callable[
 ]
 
 # Resource modules, each exposing ROUTES. A new resource adds one line here.
-RESOURCE_MODULES = (system, events, scans, webhook_api, device_api, action_api)
+RESOURCE_MODULES = (system, events, scans, report_api, webhook_api, device_api, action_api)
 
 
 def api_routes() -> list[ApiRoute]:

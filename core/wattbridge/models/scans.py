@@ -245,7 +245,8 @@ class DispatchHour:
 @attrs.frozen
 class TypicalDays:
     """Average hourly dispatch of a summer (June-August) and a winter (December-February)
-    day, for charts; 24 rows each (hour 0-23, UTC)."""
+    day, for charts; 24 rows each, hour 0-23 of the location's standard (solar-aligned,
+    no daylight saving) time, which is what the hourly series are in."""
 
     summer: tuple[DispatchHour, ...]
     winter: tuple[DispatchHour, ...]

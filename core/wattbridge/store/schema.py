@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Migrations
 
 from wattbridge.store import devices as device_store
-from wattbridge.store import events, idempotency, scans
+from wattbridge.store import events, idempotency, scans, usage
 from wattbridge.store import webhooks as webhook_store
 
 ENVIRONMENT_MIGRATIONS: tuple[Migrations, ...] = (
@@ -14,4 +14,5 @@ ENVIRONMENT_MIGRATIONS: tuple[Migrations, ...] = (
     scans.migrations,
     webhook_store.migrations,
     device_store.migrations,
+    usage.migrations,
 )
