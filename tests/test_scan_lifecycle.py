@@ -32,6 +32,7 @@ from wattbridge.platform import Platform
 from wattbridge.services.scan_syncer import ScanSyncer
 from wattbridge.services.scans import Admission, ScanService
 from wattbridge.services.solver_queue import MAX_ATTEMPTS, SolverQueue
+from wattbridge.store.scans import ScanStore
 from wattbridge_fixtures import FIXTURES, load_fixture
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -150,7 +151,8 @@ def test_sandbox_scan_follows_the_timeline_with_events_at_due_times(
     ]
     final = scans.get(PROJECT, created["id"])
     assert final["updatedAt"] == final["completedAt"] == at(10)
-    assert final["selfSufficiency"] == pytest.approx(0.641)
+    expected = load_fixture(FIXTURES[13]).result.self_sufficiency
+    assert final["selfSufficiency"] == pytest.approx(expected)
 
 
 def test_reads_are_computed_from_elapsed_time_and_never_go_backwards(
@@ -199,8 +201,30 @@ def test_result_is_refused_until_completed(plat: Platform, clock: FrozenClock) -
 def test_pre_staged_scans_discard_the_payload(plat: Platform) -> None:
     env = plat.environment("sandbox")
     scan_id = ScanService(env).create(PROJECT, BODY)["id"]
-    row = env.db.query_one("SELECT input, result FROM scans WHERE id = ?", (scan_id,))
-    assert row is not None and row["input"] is None and row["result"]
+    row = env.db.query_one("SELECT input, result_digest FROM scans WHERE id = ?", (scan_id,))
+    assert row is not None and row["input"] is None and row["result_digest"]
+    # The result was stored at creation, before the scan completes.
+    stored = ScanStore(env.db).result_json(PROJECT, scan_id)
+    assert stored is not None and '"fixtureId":"new-pv-battery/cost-savings"' in stored
+
+
+def test_scans_answered_by_one_fixture_share_one_stored_document(
+    plat: Platform, clock: FrozenClock
+) -> None:
+    env = plat.environment("sandbox")
+    scans = ScanService(env)
+    same = [scans.create(PROJECT, BODY)["id"] for _ in range(3)]
+    other = scans.create(PROJECT, {**BODY, "goal": "self-sufficiency"})["id"]
+    documents = env.db.query_one("SELECT count(*) AS n FROM scan_results")
+    assert documents == {"n": 2}
+    clock.advance(10)
+    results = [scans.result(PROJECT, scan_id) for scan_id in [*same, other]]
+    assert [r["scanId"] for r in results] == [*same, other]
+    assert {r["metadata"]["fixtureId"] for r in results} == {
+        "new-pv-battery/cost-savings",
+        "new-pv-battery/self-sufficiency",
+    }
+    assert results[0] == {**results[1], "scanId": same[0]}
 
 
 def test_rejected_requests_store_nothing(plat: Platform) -> None:

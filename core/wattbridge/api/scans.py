@@ -41,8 +41,10 @@ def get_scan_status(call: Call) -> dict[str, Any]:
 
 
 def get_scan_result(call: Call) -> dict[str, Any]:
-    """A completed scan's result."""
-    return _scans(call).result(call.project_id, call.path_params["id"])
+    """A completed scan's result, with its report link (docs/report.md)."""
+    from wattbridge.api.reports import with_report_url  # that module builds on this one
+
+    return with_report_url(call, _scans(call).result(call.project_id, call.path_params["id"]))
 
 
 def list_load_profiles(call: Call) -> dict[str, Any]:
@@ -126,6 +128,36 @@ def _num(**bounds: float) -> dict[str, Any]:
 _NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
 _ANGLES = {"tilt": _num(minimum=0, maximum=90), "azimuth": _num(minimum=0, maximum=360)}
+_DISPATCH_DAY: dict[str, Any] = {
+    "type": "array",
+    "minItems": 24,
+    "maxItems": 24,
+    "items": _obj(
+        [
+            "hour",
+            "loadKwh",
+            "pvKwh",
+            "gridImportKwh",
+            "gridExportKwh",
+            "chargeKwh",
+            "dischargeKwh",
+            "storedKwh",
+        ],
+        hour={"type": "integer", "minimum": 0, "maximum": 23},
+        **{
+            name: _num()
+            for name in (
+                "loadKwh",
+                "pvKwh",
+                "gridImportKwh",
+                "gridExportKwh",
+                "chargeKwh",
+                "dischargeKwh",
+                "storedKwh",
+            )
+        },
+    ),
+}
 _FLOWS = {
     name: {"type": "number"}
     for name in (
@@ -206,6 +238,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "updatedAt",
             "completedAt",
             "cost",
+            "overage",
             "hasError",
             "errorMessage",
             "selfSufficiency",
@@ -219,7 +252,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         createdAt=_TIME,
         updatedAt=_TIME,
         completedAt={"oneOf": [_TIME, {"type": "null"}]},
-        cost=_NULLABLE_NUMBER,
+        cost={**_NULLABLE_NUMBER, "description": "Credits charged; null in the sandbox."},
+        overage={
+            "type": "boolean",
+            "description": "Live only: the scan ran past the project's monthly tier limit.",
+        },
         hasError={"type": "boolean"},
         errorMessage={"type": ["string", "null"]},
         selfSufficiency=_NULLABLE_NUMBER,
@@ -288,7 +325,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 ["month", *_FLOWS], month={"type": "integer", "minimum": 1, "maximum": 12}, **_FLOWS
             ),
         },
-        metadata={"type": "object"},
+        metadata={
+            "type": "object",
+            "description": "Where the numbers come from: {source: 'fixture', fixtureId} in "
+            "the sandbox, {source: 'solver', solver, solveSeconds} in live.",
+        },
+        typicalDays={
+            **_obj(
+                ["summer", "winter"],
+                summer=_DISPATCH_DAY,
+                winter=_DISPATCH_DAY,
+            ),
+            "description": "Optional: the average hourly dispatch of a summer (June-August) "
+            "and a winter (December-February) day, for charts. Absent when the solver "
+            "does not compute one.",
+        },
     ),
     "LoadProfileList": _obj(
         ["items"],
@@ -300,12 +351,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
     "Usage": _obj(
-        ["period", "metered", "creditsUsed", "scansThisMonth", "tierLimit", "overage"],
+        [
+            "period",
+            "metered",
+            "creditsUsed",
+            "scansThisMonth",
+            "tierLimit",
+            "overage",
+            "overageScans",
+            "hardCap",
+            "creditsPerScan",
+        ],
         period=_obj(["start", "end"], start=_TIME, end=_TIME),
         metered={"type": "boolean", "description": "false: nothing is counted (sandbox)"},
         creditsUsed={"type": "number", "minimum": 0},
         scansThisMonth={"type": "integer", "minimum": 0},
-        tierLimit={"type": ["integer", "null"]},
-        overage={"type": "boolean"},
+        tierLimit={"type": ["integer", "null"], "description": "null: no monthly limit"},
+        overage={"type": "boolean", "description": "Some scans this month ran past the limit."},
+        overageScans={"type": "integer", "minimum": 0},
+        hardCap={"type": "boolean", "description": "true: over the limit answers 429."},
+        creditsPerScan={"type": ["number", "null"], "description": "null in the sandbox"},
     ),
 }

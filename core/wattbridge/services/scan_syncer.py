@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from wattbridge.environments import Environment
     from wattbridge.workers import Worker
 
-BATCH = 2000
-"""Scans moved per transaction: keeps the write lock short for API requests."""
+BATCH = 500
+"""Scans moved per transaction: the write lock is held for tens of milliseconds at
+most, so API requests that write (creating a scan) interleave with a large backlog."""
 
 
 class ScanSyncer:
@@ -52,10 +53,12 @@ class ScanSyncer:
             changed = [as_of(record, now) for record in due]
             self.store.advance(changed)
             for before, after in zip(due, changed, strict=True):
-                for status in steps_between(before.status, after.status):
-                    # Stamp each step with the time it was due, not the time of this pass.
+                steps = steps_between(before.status, after.status)
+                for status in steps:
+                    # Stamp each step with the time it was due, not the time of this pass
+                    # (``after`` already is that step when it is the only one).
                     at = after.processing_at if status == "processing" else after.completes_at
-                    step = as_of(before, at or now)
+                    step = after if len(steps) == 1 else as_of(before, at or now)
                     env.event_service.record(
                         after.project_id,
                         EVENT_OF_STATUS[status],

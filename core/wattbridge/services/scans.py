@@ -22,9 +22,10 @@ the event itself may be written up to one syncer interval after the flip.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -35,7 +36,7 @@ from wattbridge.errors import ConfigurationError, InternalError, NotFound, ScanN
 from wattbridge.ids import new_id
 from wattbridge.models.scans import LOAD_PROFILES, ScanInput, ScanResult
 from wattbridge.serialization import unstructure
-from wattbridge.store.scans import NewScan, ScanRecord, ScanStatus, ScanStore
+from wattbridge.store.scans import NewScan, ScanRecord, ScanStatus, ScanStore, SharedResult
 from wattbridge.validation.scans import check_studio_supported, validate_scan_input
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ def render_scan(record: ScanRecord) -> dict[str, Any]:
         "createdAt": isoformat(record.created_at),
         "updatedAt": isoformat(record.updated_at),
         "completedAt": None if record.completed_at is None else isoformat(record.completed_at),
-        "cost": record.cost,
+        # A scan that ends in error is not charged (docs/billing.md).
+        "cost": 0.0 if record.status == "error" and record.cost is not None else record.cost,
+        "overage": record.overage,
         "hasError": record.has_error,
         "errorMessage": record.error_message,
         "selfSufficiency": record.self_sufficiency if done else None,
@@ -117,15 +120,49 @@ def render_scan(record: ScanRecord) -> dict[str, Any]:
     }
 
 
-def with_result(record: ScanRecord, result: ScanResult) -> tuple[ScanRecord, str]:
-    """``record`` carrying the result's summary figures, and the result document."""
-    summary = attrs.evolve(
+def summarised(record: ScanRecord, result: ScanResult) -> ScanRecord:
+    """``record`` carrying the result's summary figures."""
+    return attrs.evolve(
         record,
         self_sufficiency=result.self_sufficiency,
         return_period=result.financial.return_period,
         co2_saved_kg=result.co2_saved_kg,
     )
-    return summary, json.dumps(unstructure(result), separators=(",", ":"))
+
+
+def with_result(record: ScanRecord, result: ScanResult) -> tuple[ScanRecord, str]:
+    """``record`` carrying the result's summary figures, and the result document."""
+    return summarised(record, result), encode_result(result)
+
+
+def encode_result(result: ScanResult) -> str:
+    """The stored JSON text of a result."""
+    return json.dumps(unstructure(result), separators=(",", ":"))
+
+
+_SHARED: dict[int, tuple[ScanResult, SharedResult]] = {}
+_SHARED_MAX = 64
+
+
+def shared_result(result: ScanResult) -> SharedResult:
+    """The result as a document shared by every scan it answers, remembered per object.
+
+    Pre-staged solvers answer from a handful of result objects (the sandbox's 20
+    fixtures): encoding one (~9 kB, mostly floats) was the largest single cost
+    of creating a scan, and storing it with every scan the largest write. An
+    entry holds the object itself, so its ``id`` cannot be reused while the
+    entry lives; results are immutable. The digest names the document's
+    content, so a changed fixture is stored anew and old scans keep theirs.
+    """
+    cached = _SHARED.get(id(result))
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    document = encode_result(result)
+    shared = SharedResult(hashlib.sha256(document.encode()).hexdigest(), document)
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[id(result)] = (result, shared)
+    return shared
 
 
 # --- metering: the seam for credits, tier limits and billing ------------------------
@@ -133,10 +170,14 @@ def with_result(record: ScanRecord, result: ScanResult) -> tuple[ScanRecord, str
 
 @attrs.frozen
 class Admission:
-    """What the meter decided for a new scan: whether it counts, and what it costs."""
+    """What the meter decided for a new scan: whether it counts, and what it costs.
+
+    ``overage``: the scan runs past its project's monthly tier limit.
+    """
 
     metered: bool
     cost: float | None
+    overage: bool = False
 
 
 class ScanMeter(Protocol):
@@ -169,7 +210,9 @@ class CountingMeter:
 
 def default_meter(env: Environment) -> ScanMeter:
     """The meter an environment's settings ask for (``metered``)."""
-    return CountingMeter() if env.config.metered else Unmetered()
+    from wattbridge.services.metering import LiveMeter  # imports this module
+
+    return LiveMeter(env) if env.config.metered else Unmetered()
 
 
 # --- the service ---------------------------------------------------------------------
@@ -218,12 +261,22 @@ class ScanService:
         new = self._staged(solver, scan, record) if solver.timeline else self._queued(scan, record)
         with self.env.db.transaction():
             admission = self.meter.admit(project_id, scan_id, now)
-            stored = attrs.evolve(new.record, metered=admission.metered, cost=admission.cost)
+            stored = attrs.evolve(
+                new.record,
+                metered=admission.metered,
+                cost=admission.cost,
+                overage=admission.overage,
+            )
             self.store.insert([attrs.evolve(new, record=stored)])
+            rendered = render_scan(stored)  # the answer, and the data of its status's event
             for status in ["pending", *steps_between("pending", stored.status)]:
-                event = render_scan(attrs.evolve(stored, status=status))
+                event = (
+                    rendered
+                    if status == stored.status
+                    else render_scan(attrs.evolve(stored, status=status))
+                )
                 self.env.event_service.record(project_id, EVENT_OF_STATUS[status], event, at=now)
-        return render_scan(stored)
+        return rendered
 
     def _staged(self, solver: ScanSolver, scan: ScanInput, record: ScanRecord) -> NewScan:
         # Pre-staged: solve now, keep only the result; the input is discarded.
@@ -243,8 +296,7 @@ class ScanService:
             completes_at=record.created_at + timeline.completed_after,
             due_at=processing_at,
         )
-        staged, result_json = with_result(staged, result)
-        return NewScan(record=staged, result_json=result_json)
+        return NewScan(record=summarised(staged, result), shared_result=shared_result(result))
 
     def _queued(self, scan: ScanInput, record: ScanRecord) -> NewScan:
         # Due at once for the solver queue, which needs the validated input.
@@ -297,19 +349,10 @@ class ScanService:
         }
 
     def usage(self, project_id: str) -> dict[str, Any]:
-        """This calendar month's (UTC) metered scans and credits of the project."""
-        now = self.env.clock.now().astimezone(UTC)
-        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (start + timedelta(days=32)).replace(day=1)
-        scans, credits = self.store.metered_usage(project_id, start, end)
-        return {
-            "period": {"start": isoformat(start), "end": isoformat(end)},
-            "metered": self.env.config.metered,
-            "creditsUsed": credits,
-            "scansThisMonth": scans,
-            "tierLimit": None,
-            "overage": False,
-        }
+        """This calendar month's (UTC) metered scans, credits and plan of the project."""
+        from wattbridge.services.metering import usage_report  # imports this module
+
+        return usage_report(self.env, project_id)
 
 
 def load_profiles() -> list[dict[str, str]]:
