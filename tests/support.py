@@ -22,6 +22,16 @@ from wattbridge.clock import Clock
 from wattbridge.config import Config
 from wattbridge.platform import Platform
 
+SCAN_BODY: dict[str, Any] = {
+    "inputMethod": "known",
+    "yearlyKwh": 3500,
+    "goal": "cost-savings",
+    "location": {"lat": 52.09, "lon": 5.12},
+    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
+    "electricBattery": {"minKwh": 5, "maxKwh": 15},
+}
+"""A valid CreateScan body (a Dutch household); tests copy it before changing it."""
+
 BUILTIN_PLUGINS = ("sandbox", "fixtures", "highs", "http")
 
 

@@ -26,6 +26,7 @@ from click.testing import CliRunner, Result
 from tests.openapi_check import validate
 from tests.stripe_standin import API_KEY, StripeStandIn, stripe_standin
 from tests.support import BUILTIN_PLUGINS, Api, make_config, running
+from tests.support import SCAN_BODY as BODY
 from wattbridge.cli import cli
 from wattbridge.clock import FrozenClock, parse_instant
 from wattbridge.drivers.billing import UsageEvent
@@ -39,14 +40,6 @@ WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 CUSTOMER = "cus_standin42"
 PLUGINS = ",".join((*BUILTIN_PLUGINS, "ledger", "stripe"))
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-    "electricBattery": {"minKwh": 5, "maxKwh": 15},
-}
 
 
 def wattbridge(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.openapi_check import validate
+from tests.support import SCAN_BODY as BODY
 from tests.support import Api, ServerThread, new_platform, running
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
@@ -25,14 +26,6 @@ from wattbridge.services.solver_queue import SolverQueue
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-    "electricBattery": {"minKwh": 5, "maxKwh": 15},
-}
 
 
 @attrs.frozen

@@ -16,12 +16,12 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 
 from tests.png_pixels import Image, decode
+from tests.support import SCAN_BODY as BODY
 from tests.support import Api, ServerThread, new_platform, running
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
@@ -29,14 +29,6 @@ from wattbridge.reports.charts import COLORS
 
 WIDTH, HEIGHT = 800, 2600  # wide enough for the two day charts to sit side by side
 
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-    "electricBattery": {"minKwh": 5, "maxKwh": 15},
-}
 
 
 def chromium() -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 
+from tests.support import SCAN_BODY as BODY
 from tests.support import make_config
 from wattbridge import hookimpl
 from wattbridge.clock import FrozenClock, isoformat
@@ -38,14 +38,6 @@ from wattbridge_fixtures import FIXTURES, load_fixture
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PROJECT = "proj_lifecycle"
 
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-    "electricBattery": {"minKwh": 5, "maxKwh": 15},
-}
 
 FAIL_KWH = 4242.0
 """The test solver refuses inputs with this yearly consumption (SolverFailed)."""

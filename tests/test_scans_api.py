@@ -15,20 +15,12 @@ import httpx
 import pytest
 
 from tests.openapi_check import validate
+from tests.support import SCAN_BODY as BODY
 from tests.support import Api, ServerThread
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.platform import Platform
 from wattbridge.services.scan_syncer import scan_workers
 from wattbridge.workers import WorkerRunner
-
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-    "electricBattery": {"minKwh": 5, "maxKwh": 15},
-}
 
 STUDIO_MESSAGE = (
     "Sandbox does not support studio scans. Remove customProfileId and set inputMethod to 'known'."

@@ -98,6 +98,12 @@ EVENT_OF_STATUS: dict[ScanStatus, str] = {
 }
 
 
+def _credits(record: ScanRecord) -> int | None:
+    if record.cost is None:
+        return None
+    return 0 if record.status == "error" else int(record.cost)
+
+
 def render_scan(record: ScanRecord) -> dict[str, Any]:
     """The public form of a scan (also the ``data`` of its events)."""
     done = record.status == "completed"
@@ -109,8 +115,9 @@ def render_scan(record: ScanRecord) -> dict[str, Any]:
         "createdAt": isoformat(record.created_at),
         "updatedAt": isoformat(record.updated_at),
         "completedAt": None if record.completed_at is None else isoformat(record.completed_at),
-        # A scan that ends in error is not charged (docs/billing.md).
-        "cost": 0.0 if record.status == "error" and record.cost is not None else record.cost,
+        # A scan that ends in error is not charged (docs/billing.md); credits are
+        # whole numbers, stored in a REAL column.
+        "cost": _credits(record),
         "overage": record.overage,
         "hasError": record.has_error,
         "errorMessage": record.error_message,

@@ -76,7 +76,7 @@ class MonthUsage:
     """A project's metered scans in a period that are (or will be) charged."""
 
     scans: int
-    credits: float
+    credits: int
     overage_scans: int
 
 
@@ -141,8 +141,8 @@ class UsageStore:
             (project_id, isoformat(start), isoformat(end)),
         )
         if row is None:
-            return MonthUsage(0, 0.0, 0)
-        return MonthUsage(int(row["n"]), float(row["credits"]), int(row["over"]))
+            return MonthUsage(0, 0, 0)
+        return MonthUsage(int(row["n"]), int(row["credits"]), int(row["over"]))
 
     def hold(self, event: UsageEvent) -> None:
         """Write a usage event, held until its scan finishes (inside the scan's transaction)."""
