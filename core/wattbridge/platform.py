@@ -7,6 +7,8 @@ the plugins, and the clock.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Iterable
@@ -68,10 +70,11 @@ class Platform:
             extra=extra_plugins,
         )
         self.control_db = Database(self.data_dir / "control.db")
+        self._secret = self._server_secret()
         self.access = AccessService(
             ControlStore(self.control_db),
             self.clock,
-            self._server_secret(),
+            self._secret,
             self.config.key_prefixes,
         )
         self.environments: dict[EnvironmentName, Environment] = {
@@ -90,6 +93,12 @@ class Platform:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
         return bytes.fromhex(path.read_text().strip())
+
+    def derived_key(self, purpose: bytes) -> bytes:
+        """A 32-byte key for one ``purpose`` (e.g. signing report links), derived from
+        the installation's secret. Each purpose gets its own key, so a signature made
+        for one purpose can never be replayed as another."""
+        return hmac.new(self._secret, purpose, hashlib.sha256).digest()
 
     def environment(self, name: EnvironmentName) -> Environment:
         """The environment called ``name``."""

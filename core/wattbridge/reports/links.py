@@ -30,7 +30,8 @@ from wattbridge.errors import Unauthorized
 LINK_TTL = timedelta(hours=1)
 """How long a report link works after the result was fetched."""
 
-_PURPOSE = b"wattbridge report link v1"
+PURPOSE = b"wattbridge report link v1"
+"""What report-link keys are derived for (:meth:`wattbridge.platform.Platform.derived_key`)."""
 _TOKEN = re.compile(
     r"^(sandbox|live)\.(key_[0-9A-Za-z]{1,64})\.([0-9]{1,12})\.([0-9A-Za-z_-]{43})$"
 )
@@ -55,10 +56,10 @@ class ReportGrant:
 class ReportLinks:
     """Makes and checks report link tokens."""
 
-    def __init__(self, server_secret: bytes, clock: Clock, ttl: timedelta = LINK_TTL) -> None:
-        # A key of its own: a report token can never be confused with any other
-        # HMAC the server makes under its secret (stored API key hashes).
-        self._key = hmac.new(server_secret, _PURPOSE, hashlib.sha256).digest()
+    def __init__(self, key: bytes, clock: Clock, ttl: timedelta = LINK_TTL) -> None:
+        # ``key`` is the platform's key for PURPOSE only (Platform.derived_key), so a
+        # report token can never be confused with any other HMAC the server makes.
+        self._key = key
         self.clock = clock
         self.ttl = ttl
 

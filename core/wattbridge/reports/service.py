@@ -14,7 +14,7 @@ from wattbridge.clock import parse_instant
 from wattbridge.errors import InternalError, LiveAccessDisabled, Unauthorized, ValidationFailed
 from wattbridge.models.scans import ScanResult
 from wattbridge.reports.html import ReportView, render_report
-from wattbridge.reports.links import INVALID_LINK, ReportGrant, ReportLinks
+from wattbridge.reports.links import INVALID_LINK, PURPOSE, ReportGrant, ReportLinks
 from wattbridge.serialization import json_name, structure
 from wattbridge.services.access import AccessService, Principal
 from wattbridge.services.scans import ScanService
@@ -78,14 +78,10 @@ class ReportService:
 
 
 def report_links(platform: Platform) -> ReportLinks:
-    """The link signer of ``platform``, keyed by its server secret."""
+    """The link signer of ``platform``, keyed by a key derived for report links."""
     links = _links.get(platform)
     if links is None:
-        # The server secret is the platform's file; read once per platform.
-        from wattbridge.platform import SECRET_FILE
-
-        secret = bytes.fromhex((platform.data_dir / SECRET_FILE).read_text().strip())
-        links = _links[platform] = ReportLinks(secret, platform.clock)
+        links = _links[platform] = ReportLinks(platform.derived_key(PURPOSE), platform.clock)
     return links
 
 
