@@ -4,12 +4,19 @@ Authentication order matters for safety: the key's shape and checksum are
 checked before any database lookup (a typo costs no query), the stored hash is
 compared in constant time, and the environment comes from the stored record,
 never from the request.
+
+Every request authenticates, so the key record and its project are cached per
+worker thread, by hash (never by plaintext). Each lookup first asks the control
+database for its revision (:meth:`ControlStore.revision`), which changes on any
+commit by any connection or process: a revoked key or a project whose live
+access was switched off is refused on the very next request.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+import threading
 
 import attrs
 
@@ -35,6 +42,18 @@ class Principal:
     environment: EnvironmentName
 
 
+KEY_CACHE_SIZE = 1024
+"""Keys remembered per worker thread; the cache is emptied when it is full."""
+
+
+class _KeyCache(threading.local):
+    """One thread's keys by hash, valid for one revision of the control database."""
+
+    def __init__(self) -> None:
+        self.revision: tuple[int, int] | None = None
+        self.entries: dict[str, tuple[ApiKeyRecord, Project]] = {}
+
+
 @attrs.frozen
 class IssuedKey:
     """A new key: the plaintext exists only here, once."""
@@ -53,6 +72,7 @@ class AccessService:
         self.clock = clock
         self._secret = server_secret
         self.prefixes = prefixes
+        self._cache = _KeyCache()
 
     def create_project(self, name: str, live_enabled: bool = False) -> Project:
         """Create a project with a unique name."""
@@ -116,17 +136,16 @@ class AccessService:
         if parsed is None:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         digest = keys.digest(parsed.plaintext, self._secret)
-        record = self.store.key_by_hash(digest)
+        found = self._lookup(digest)
+        if found is None:
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        record, project = found
         if (
-            record is None
-            or not hmac.compare_digest(record.key_hash, digest)
+            not hmac.compare_digest(record.key_hash, digest)
             or record.revoked_at is not None
             or record.environment != parsed.environment
             or record.prefix != parsed.prefix
         ):
-            raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        project = self.store.get_project(record.project_id)
-        if project is None:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         if record.environment == "live" and not project.live_enabled:
             raise LiveAccessDisabled(
@@ -134,3 +153,26 @@ class AccessService:
                 "or ask an operator to enable live access for the project."
             )
         return Principal(project, record.id, record.environment)
+
+    def _lookup(self, digest: str) -> tuple[ApiKeyRecord, Project] | None:
+        """The key with this hash and its project, from this thread's cache when current."""
+        cache = self._cache
+        # Read the revision before the rows: a commit in between only makes the
+        # next lookup miss, never lets an older row outlive a newer revision.
+        revision = self.store.revision()
+        if revision != cache.revision:
+            cache.entries.clear()
+            cache.revision = revision
+        hit = cache.entries.get(digest)
+        if hit is not None:
+            return hit
+        record = self.store.key_by_hash(digest)
+        if record is None:
+            return None  # unknown keys are not remembered: they would fill the cache
+        project = self.store.get_project(record.project_id)
+        if project is None:
+            return None
+        if len(cache.entries) >= KEY_CACHE_SIZE:
+            cache.entries.clear()
+        cache.entries[digest] = (record, project)
+        return record, project
