@@ -28,9 +28,8 @@ import logging
 import queue
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
@@ -65,6 +64,10 @@ class _Sent:
     attempted_at: datetime
     outcome: DeliveryOutcome | None
     error: str | None = None
+
+
+_Finished: TypeAlias = "queue.SimpleQueue[tuple[ClaimedAttempt, asyncio.Future[_Sent]]]"
+"""Where send tasks report (from the send loop's thread) to the dispatcher's thread."""
 
 
 class WebhookDispatcher:
@@ -105,6 +108,7 @@ class WebhookDispatcher:
         self.transport = env.transport
         self.send_loop = SendLoop.for_transport(self.transport)
         self._claim_threshold = max(1, concurrency // 4)
+        self._sending: set[asyncio.Task[_Sent]] = set()  # touched on the send loop only
 
     def run_once(self) -> int:
         """Fan out and deliver until nothing is due or in flight; return the items handled."""
@@ -112,7 +116,7 @@ class WebhookDispatcher:
         inflight: dict[int, ClaimedAttempt] = {}
         # Sends report here as they finish, so the loop wakes on the first one
         # and collects every other finished one without polling each future.
-        finished: queue.SimpleQueue[tuple[ClaimedAttempt, Future[_Sent]]] = queue.SimpleQueue()
+        finished: _Finished = queue.SimpleQueue()
         renewed = claimed_at = time.monotonic()
         while True:
             now = self.env.clock.now()
@@ -129,16 +133,19 @@ class WebhookDispatcher:
                 free > 0 and (not inflight or time.monotonic() - claimed_at >= self.interval)
             ):
                 claimed_at = time.monotonic()
+                to_send: list[ClaimedAttempt] = []
                 for attempt in self.store.claim_due(now, free, now + self.lease):
                     refusal = self._not_sendable(attempt, now)
                     if refusal is not None:
                         settled.append(refusal)
                         continue
                     inflight[attempt.id] = attempt
-                    future = self.send_loop.submit(self._send(attempt))
-                    future.add_done_callback(
-                        lambda f, attempt=attempt: finished.put((attempt, f))  # type: ignore[misc]
-                    )
+                    to_send.append(attempt)
+                if to_send:
+                    # One hand-over to the send loop per claimed batch, not one per
+                    # attempt: each wakes the loop's thread, which costs more than
+                    # starting the sends.
+                    self.send_loop.submit(self._start_sends(to_send, finished))
             if inflight and not settled:
                 with contextlib.suppress(queue.Empty):
                     settled.append(self._finish(inflight, *finished.get(timeout=self.interval)))
@@ -154,7 +161,10 @@ class WebhookDispatcher:
                 return handled
 
     def _finish(
-        self, inflight: dict[int, ClaimedAttempt], attempt: ClaimedAttempt, future: Future[_Sent]
+        self,
+        inflight: dict[int, ClaimedAttempt],
+        attempt: ClaimedAttempt,
+        future: asyncio.Future[_Sent],
     ) -> AttemptResult:
         del inflight[attempt.id]
         return self._result(attempt, future)
@@ -175,6 +185,23 @@ class WebhookDispatcher:
                 attempt, False, now, error=f"not sent: the endpoint is disabled ({reason})"
             )
         return None
+
+    async def _start_sends(
+        self,
+        attempts: list[ClaimedAttempt],
+        finished: _Finished,
+    ) -> None:
+        """Start one send task per attempt; each reports to ``finished`` when done."""
+
+        def report(task: asyncio.Task[_Sent], attempt: ClaimedAttempt) -> None:
+            self._sending.discard(task)
+            finished.put((attempt, task))
+
+        for attempt in attempts:
+            task = asyncio.create_task(self._send(attempt))
+            # The loop keeps only weak references to its tasks: hold each until done.
+            self._sending.add(task)
+            task.add_done_callback(lambda t, attempt=attempt: report(t, attempt))  # type: ignore[misc]
 
     async def _send(self, attempt: ClaimedAttempt) -> _Sent:
         """Check, sign and send one attempt (runs on the send loop)."""
@@ -209,10 +236,11 @@ class WebhookDispatcher:
         payload: dict[str, Any] = self.env.event_service.render(attempt.event)
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def _result(self, attempt: ClaimedAttempt, future: Future[_Sent]) -> AttemptResult:
+    def _result(self, attempt: ClaimedAttempt, future: asyncio.Future[_Sent]) -> AttemptResult:
         try:
             sent = future.result()
-        except Exception as exc:  # the send coroutine itself broke: record, retry later
+        except (Exception, asyncio.CancelledError) as exc:
+            # The send coroutine itself broke (or was cancelled): record, retry later.
             log.exception("webhook attempt %s failed unexpectedly", attempt.webhook_id)
             sent = _Sent(self.env.clock.now(), None, f"internal error: {type(exc).__name__}")
         outcome = sent.outcome

@@ -414,6 +414,10 @@ class WebhookStore:
         An outcome whose claim token no longer matches (the lease ran out and
         another worker took the row) is dropped: that worker owns the row now.
         """
+        # The endpoint's failing_since was last cleared (False) or set (True) by
+        # this batch: repeating the same conditional update would change nothing,
+        # and skipping it saves a statement per delivery.
+        marked: dict[str, bool] = {}
         with self.db.transaction():
             for result in results:
                 claimed = result.attempt
@@ -448,18 +452,21 @@ class WebhookStore:
                         retry,
                         created_at=stamp,
                     )
-                if result.succeeded:
-                    self.db.execute(
-                        "UPDATE webhook_endpoints SET failing_since = NULL"
-                        " WHERE id = ? AND failing_since IS NOT NULL",
-                        (endpoint_id,),
-                    )
-                else:
-                    self.db.execute(
-                        "UPDATE webhook_endpoints SET failing_since = ?"
-                        " WHERE id = ? AND failing_since IS NULL",
-                        (stamp, endpoint_id),
-                    )
+                failing = not result.succeeded
+                if marked.get(endpoint_id) is not failing:
+                    marked[endpoint_id] = failing
+                    if failing:
+                        self.db.execute(
+                            "UPDATE webhook_endpoints SET failing_since = ?"
+                            " WHERE id = ? AND failing_since IS NULL",
+                            (stamp, endpoint_id),
+                        )
+                    else:
+                        self.db.execute(
+                            "UPDATE webhook_endpoints SET failing_since = NULL"
+                            " WHERE id = ? AND failing_since IS NOT NULL",
+                            (endpoint_id,),
+                        )
                 if result.disable is not None:
                     self.db.execute(
                         "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?,"

@@ -22,6 +22,7 @@ Two properties make the check hold:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -83,9 +84,8 @@ def check_url(url: str, allow_private: bool, resolver: Resolver = system_resolve
     :raises UnsafeTarget: if the URL is malformed or reaches a non-global address.
     :raises UnresolvableTarget: if the host name does not resolve.
     """
-    host, port, addresses = _target(url, allow_private)
-    if addresses is None:
-        addresses = _resolve(url, host, port, resolver)
+    host, port, numeric = _target(url, allow_private)
+    addresses = _resolve(url, host, port, resolver) if numeric is None else list(numeric)
     return _judge(url, host, port, addresses, allow_private)
 
 
@@ -97,14 +97,23 @@ async def check_url_async(
     A URL whose host is an address is checked inline: there is nothing to wait
     for, and a thread hop per delivery would cost more than the check.
     """
-    host, port, addresses = _target(url, allow_private)
-    if addresses is None:
+    host, port, numeric = _target(url, allow_private)
+    if numeric is None:
         addresses = await asyncio.to_thread(_resolve, url, host, port, resolver)
+    else:
+        addresses = list(numeric)
     return _judge(url, host, port, addresses, allow_private)
 
 
-def _target(url: str, allow_private: bool) -> tuple[str, int, list[str] | None]:
-    """Host, port and, for a numeric host, its address: everything known without I/O."""
+@functools.lru_cache(maxsize=1024)
+def _target(url: str, allow_private: bool) -> tuple[str, int, tuple[str, ...] | None]:
+    """Host, port and, for a numeric host, its address: everything known without I/O.
+
+    A pure function of its arguments (no DNS: a numeric host is parsed by the OS
+    without a lookup), so it is cached: the dispatcher checks the same few URLs
+    at every attempt. Host names are still resolved at every attempt. A refused
+    URL raises and is not cached.
+    """
     parsed = _parse(url)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
@@ -116,7 +125,8 @@ def _target(url: str, allow_private: bool) -> tuple[str, int, list[str] | None]:
             f"points at {host}, a name for this machine (loopback); "
             "webhook endpoints must be publicly reachable",
         )
-    return host, port, _numeric_address(host, port)
+    numeric = _numeric_address(host, port)
+    return host, port, None if numeric is None else tuple(numeric)
 
 
 def _resolve(url: str, host: str, port: int, resolver: Resolver) -> list[str]:

@@ -92,6 +92,10 @@ class Receiver:
             body = b"x" * 5000
         elif handler.path == "/slow":
             self.release.wait(5)
+        elif handler.path == "/hang-up":
+            # Close the connection after answering, without saying so in a header:
+            # the client finds out only by seeing the idle connection readable (EOF).
+            handler.close_connection = True
         handler.send_response_only(status)  # no automatic Date: ours is the fixed one
         handler.send_header("Date", format_datetime(RECEIVER_DATE, usegmt=True))
         for name, value in headers.items():
@@ -250,6 +254,18 @@ def test_connections_are_pooled_between_deliveries(receiver: Receiver) -> None:
 
     assert [o.status_code for o in run(twice)] == [200, 200]
     assert len({r.client_port for r in receiver.requests}) == 1
+
+
+def test_a_pooled_connection_the_receiver_closed_is_not_reused(receiver: Receiver) -> None:
+    async def twice(transport: HttpTransport) -> list[DeliveryOutcome]:
+        url = f"http://{HOST}:{receiver.port}/hang-up"
+        first = await transport.send(Delivery(url, BODY, {}, "127.0.0.1"))
+        await asyncio.sleep(0.2)  # the receiver's close reaches the idle pooled connection
+        return [first, await transport.send(Delivery(url, BODY, {}, "127.0.0.1"))]
+
+    outcomes = run(twice)
+    assert [o.status_code for o in outcomes] == [200, 200], [o.error for o in outcomes]
+    assert len({r.client_port for r in receiver.requests}) == 2
 
 
 def test_a_pooled_connection_is_never_used_for_another_approved_address(

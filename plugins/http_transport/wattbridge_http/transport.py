@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from datetime import UTC, datetime
@@ -93,7 +94,7 @@ class HttpTransport:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            url = httpx.URL(delivery.url)
+            url = _parse_url(delivery.url)
         except httpx.InvalidURL as exc:
             return DeliveryOutcome(None, elapsed_ms(), error=f"invalid URL: {exc}")
         limit = delivery.timeout_seconds
@@ -137,6 +138,12 @@ class HttpTransport:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_url(url: str) -> httpx.URL:
+    """Parse once per URL: an endpoint's URL is sent to over and over (URLs are immutable)."""
+    return httpx.URL(url)
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> bytes:
