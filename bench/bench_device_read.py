@@ -59,16 +59,16 @@ def main() -> None:
           f"{args.seconds:.0f} s per measurement, {args.rounds} rounds")
     bare: list[Load] = []
     ours: list[Load] = []
-    with tempfile.TemporaryDirectory() as tmp, bare_server() as bare_url, \
+    with tempfile.TemporaryDirectory() as tmp, bare_server() as baseline, \
             wattbridge_server(Path(tmp) / "data") as served:
         device_id = _sandbox_device(served.url, served.sandbox_key)
         headers = {"Authorization": f"Bearer {served.sandbox_key}"}
         device_url = f"{served.url}/v1/devices/{device_id}"
         # Warm both (imports, caches, connections) outside the measured window.
-        measure("GET", f"{bare_url}/json", seconds=1, concurrency=4)
+        measure("GET", f"{baseline.url}/json", seconds=1, concurrency=4)
         measure("GET", device_url, headers=headers, seconds=1, concurrency=4)
         for _ in range(args.rounds):
-            bare.append(measure("GET", f"{bare_url}/json", seconds=args.seconds,
+            bare.append(measure("GET", f"{baseline.url}/json", seconds=args.seconds,
                                 concurrency=args.concurrency))
             print(f"bare Starlette GET /json       {bare[-1].describe()}")
             ours.append(measure("GET", device_url, headers=headers, seconds=args.seconds,

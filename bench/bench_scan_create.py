@@ -52,27 +52,8 @@ BODY = {
 """The SPEC's example body: every section present, so validation does its full work."""
 
 
-def server_pid(port: str) -> int | None:
-    """The pid of the process serving ``port`` (found by its command line), on Linux."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--port" in args and port.encode() in args:
-            return int(entry.name)
-    return None
-
-
-def cpu_seconds(pid: int | None) -> tuple[float, float] | None:
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
     """User and system CPU seconds a process has used so far (Linux), or None."""
-    if pid is None:
-        return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -93,7 +74,7 @@ class Cpu:
         return f"  server CPU {self.micros:5.0f} µs/request ({self.system_share:.0%} system)"
 
 
-def timed(pid: int | None, method: str, url: str, **kwargs: object) -> tuple[Load, Cpu | None]:
+def timed(pid: int, method: str, url: str, **kwargs: object) -> tuple[Load, Cpu | None]:
     """Measure ``url``; also the server's CPU time per request when known."""
     before = cpu_seconds(pid)
     load = measure(method, url, **kwargs)  # type: ignore[arg-type]
@@ -116,12 +97,10 @@ def main() -> int:
     errors = 0
     cpu: dict[str, list[float]] = {"bare": [], "wattbridge": []}
     with (
-        bare_server() as bare_url,
+        bare_server() as baseline,
         tempfile.TemporaryDirectory() as tmp,
         wattbridge_server(Path(tmp) / "data") as served,
     ):
-        bare_pid = server_pid(bare_url.rsplit(":", 1)[1])
-        wb_pid = server_pid(served.url.rsplit(":", 1)[1])
         bare_args = {"json_body": BODY, "concurrency": concurrency}
         wb_args = {
             "json_body": BODY,
@@ -129,12 +108,12 @@ def main() -> int:
             "headers": {"Authorization": f"Bearer {served.sandbox_key}"},
         }
         scans_url = f"{served.url}/v1/scans"
-        measure("POST", f"{bare_url}/json", seconds=1.0, **bare_args)  # type: ignore[arg-type]
+        measure("POST", f"{baseline.url}/json", seconds=1.0, **bare_args)  # type: ignore[arg-type]
         measure("POST", scans_url, seconds=1.0, **wb_args)  # type: ignore[arg-type]
         for number in range(1, rounds + 1):
-            bare, bare_cpu = timed(bare_pid, "POST", f"{bare_url}/json", seconds=seconds,
-                                   **bare_args)
-            wb, wb_cpu = timed(wb_pid, "POST", scans_url, seconds=seconds, **wb_args)
+            bare, bare_cpu = timed(baseline.pid, "POST", f"{baseline.url}/json",
+                                   seconds=seconds, **bare_args)
+            wb, wb_cpu = timed(served.pid, "POST", scans_url, seconds=seconds, **wb_args)
             errors += bare.errors + wb.errors
             ratio = wb.rps / bare.rps if bare.rps else 0.0
             ratios.append(ratio)

@@ -83,7 +83,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextmanager
-def _process(args: list[str], probe: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def _process(args: list[str], probe: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """Run ``args`` until the context exits; yield its pid once ``probe`` answers."""
     process = subprocess.Popen(
         args,
         env={**os.environ, **(env or {})},
@@ -92,7 +93,7 @@ def _process(args: list[str], probe: str, env: dict[str, str] | None = None) -> 
     )
     try:
         _wait_until_up(probe, process)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:
@@ -102,9 +103,17 @@ def _process(args: list[str], probe: str, env: dict[str, str] | None = None) -> 
             process.wait()
 
 
+@attrs.frozen
+class Bare:
+    """A running bare server: its base URL and its process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def bare_server() -> Iterator[str]:
-    """Serve :data:`bare_app` with uvicorn in a subprocess; yield its base URL."""
+def bare_server() -> Iterator[Bare]:
+    """Serve :data:`bare_app` with uvicorn in a subprocess; yield its URL and pid."""
     port = free_port()
     args = [
         str(BIN / "python"),
@@ -122,17 +131,19 @@ def bare_server() -> Iterator[str]:
         "--no-access-log",
     ]
     url = f"http://127.0.0.1:{port}"
-    with _process(args, f"{url}/json"):
-        yield url
+    with _process(args, f"{url}/json") as pid:
+        yield Bare(url, pid)
 
 
 @attrs.frozen
 class Served:
-    """A running ``wattbridge serve``: its base URL and a sandbox key of its default project."""
+    """A running ``wattbridge serve``: its base URL, a sandbox key of its default project,
+    its data dir and its process id."""
 
     url: str
     sandbox_key: str
     data_dir: Path
+    pid: int
 
 
 @contextmanager
@@ -152,8 +163,8 @@ def wattbridge_server(data_dir: Path, env: dict[str, str] | None = None) -> Iter
     port = free_port()
     args = [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
     url = f"http://127.0.0.1:{port}"
-    with _process(args, f"{url}/healthz", env):
-        yield Served(url, key, data_dir)
+    with _process(args, f"{url}/healthz", env) as pid:
+        yield Served(url, key, data_dir, pid)
 
 
 # --- the load generator ----------------------------------------------------------------

@@ -196,7 +196,7 @@ def _sink_options() -> list[Option]:
     ]
 
 
-SINK_SECTIONS: tuple[str, ...] = ("stripe",)
+SINK_SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(str(o.section) for o in _sink_options()))
 """Configuration sections that belong to billing sinks of the same name."""
 
 OPTIONS: tuple[Option, ...] = (

@@ -17,7 +17,7 @@ from wattbridge.errors import PluginSelectionError
 from wattbridge.plugins import PluginSet, RegisteredDriver
 from wattbridge.services.devices import DeviceService
 from wattbridge.services.events import EventService
-from wattbridge.store.control import CONTROL_DB_FILE, PlanStore
+from wattbridge.store.control import PlanStore
 from wattbridge.store.events import EventStore
 from wattbridge.store.idempotency import IdempotencyStore
 from wattbridge.store.schema import ENVIRONMENT_MIGRATIONS
@@ -34,15 +34,16 @@ class Environment:
         config: EnvironmentConfig,
         plugins: PluginSet,
         clock: Clock,
+        plans: PlanStore,
     ) -> None:
         self.name: EnvironmentName = name
         self.config = config
         self.clock = clock
         self.db = Database(data_dir / f"{name}.db")
         self.data_dir = data_dir
-        # Projects' plans live in the shared control database; the live scan
+        # Projects' plans live in the platform's control database; the live scan
         # meter reads them while it admits a scan.
-        self.plans = PlanStore(Database(data_dir / CONTROL_DB_FILE))
+        self.plans = plans
         self._missing: dict[str, str] = {}
         self.providers = {
             d.name: d.driver for d in plugins.select("provider", config.providers, name)
@@ -100,4 +101,3 @@ class Environment:
     def close(self) -> None:
         """Close the databases."""
         self.db.close()
-        self.plans.db.close()

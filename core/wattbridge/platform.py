@@ -22,7 +22,7 @@ from wattbridge.environments import Environment
 from wattbridge.errors import ConfigurationError
 from wattbridge.plugins import PluginSet
 from wattbridge.services.access import AccessService, IssuedKey, Principal
-from wattbridge.store.control import ControlStore
+from wattbridge.store.control import CONTROL_DB_FILE, ControlStore, PlanStore
 from wattbridge.store.sqlite import Database
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Platform:
             strict=self.config.strict_plugins,
             extra=extra_plugins,
         )
-        self.control_db = Database(self.data_dir / "control.db")
+        self.control_db = Database(self.data_dir / CONTROL_DB_FILE)
         self._secret = self._server_secret()
         self.access = AccessService(
             ControlStore(self.control_db),
@@ -79,7 +79,12 @@ class Platform:
         )
         self.environments: dict[EnvironmentName, Environment] = {
             name: Environment(
-                name, self.data_dir, self.config.environment(name), self.plugins, self.clock
+                name,
+                self.data_dir,
+                self.config.environment(name),
+                self.plugins,
+                self.clock,
+                PlanStore(self.control_db),
             )
             for name in ENVIRONMENTS
         }

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattbridge.api.params import integer
+from wattbridge.api.params import LIMIT, integer
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
 from wattbridge.services.scans import ScanService, load_profiles
 
 PAGE = Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1.")
-SCAN_LIMIT = Param(
-    "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size (1-100)."
-)
 
 
 def _scans(call: Call) -> ScanService:
@@ -75,7 +72,7 @@ ROUTES = [
         list_scans,
         "List scans",
         "scans",
-        query=(PAGE, SCAN_LIMIT),
+        query=(PAGE, LIMIT),
         response="ScanList",
         errors=(400,),
     ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import attrs
 
@@ -19,7 +19,7 @@ from wattbridge.drivers.devices import DeviceType
 from wattbridge.validation.constraints import Length, rule
 
 ConflictStrategy = Literal["cancel_and_replace", "queue_after"]
-CONFLICT_STRATEGIES: tuple[ConflictStrategy, ...] = ("cancel_and_replace", "queue_after")
+CONFLICT_STRATEGIES: tuple[ConflictStrategy, ...] = get_args(ConflictStrategy)
 
 _NAME = Length(min=1, max=100)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,7 +27,6 @@ log = logging.getLogger("wattbridge.reports")
 REPORT_PATH = "/v1/scans/{id}/report"
 
 _RESULT_KEYS = frozenset(json_name(field) for field in attrs.fields(ScanResult))
-_links: weakref.WeakKeyDictionary[Platform, ReportLinks] = weakref.WeakKeyDictionary()
 
 
 def result_of(document: Mapping[str, Any]) -> ScanResult:
@@ -79,10 +77,8 @@ class ReportService:
 
 def report_links(platform: Platform) -> ReportLinks:
     """The link signer of ``platform``, keyed by a key derived for report links."""
-    links = _links.get(platform)
-    if links is None:
-        links = _links[platform] = ReportLinks(platform.derived_key(PURPOSE), platform.clock)
-    return links
+    # Cheap to make (one HMAC derives the key), so made per use rather than cached.
+    return ReportLinks(platform.derived_key(PURPOSE), platform.clock)
 
 
 def report_url(platform: Platform, base_url: str, principal: Principal, scan_id: str) -> str:

@@ -58,15 +58,18 @@ class ActionLifecycle:
         if row is None or row.claim_token != token:
             return
         if row.state == "scheduled":
-            self.start(action_id, token)
+            self._start(row, token)
         elif row.state == "acknowledged":
             self.finish(action_id, token)
 
     def start(self, action_id: str, token: str) -> None:
         """Hand a claimed scheduled action to its provider (outside any transaction)."""
         row = self.store.by_id(action_id)
-        if row is None or row.state != "scheduled" or row.claim_token != token:
-            return
+        if row is not None and row.state == "scheduled" and row.claim_token == token:
+            self._start(row, token)
+
+    def _start(self, row: ActionRow, token: str) -> None:
+        """:meth:`start` for a scheduled action already read under ``token``."""
         device = self.devices.store.get_any(row.device_id)
         if device is None:
             return

@@ -29,11 +29,6 @@ UNIT_ALIASES: Mapping[str, Mapping[str, float]] = {
 """For each canonical unit, the units a client may send and their factor to it."""
 
 
-def accepted_units(unit: str) -> list[str]:
-    """The units a client may use for a parameter declared in ``unit``."""
-    return list(UNIT_ALIASES.get(unit, {unit: 1.0}))
-
-
 def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 

@@ -129,8 +129,7 @@ class DeviceService:
         self.require_simulation("POST /v1/sandbox/devices")
         request = structure(body, CreateSandboxDevice)
         device_id = new_id("dev")
-        chosen = self._simulator_for(request.type, request.vendor)
-        name, simulator = chosen
+        name, simulator = self._simulator_for(request.type, request.vendor)
         try:
             found = simulator.create_device(request.type, request.vendor, request.model, device_id)
         except ValueError as exc:
@@ -172,19 +171,22 @@ class DeviceService:
         now = self.clock.now()
         rows: list[DeviceRow] = []
         with self.env.db.transaction():
-            fresh = [
-                d for d in discovered if self.store.find_linked(project_id, provider, d.external_id)
-                is None
-            ]
+            # Looked up once per external id; a device inserted below is added, so a
+            # repeated external id in ``discovered`` is returned rather than linked twice.
+            linked = {
+                d.external_id: self.store.find_linked(project_id, provider, d.external_id)
+                for d in discovered
+            }
             if self.device_limit is not None:
                 connected = self.store.count_connected(project_id)
-                if connected + len(fresh) > self.device_limit:
+                fresh = sum(1 for d in discovered if linked[d.external_id] is None)
+                if connected + fresh > self.device_limit:
                     raise DeviceLimitReached(
                         f"This project may connect at most {self.device_limit} devices and has "
                         f"{connected}; disconnect devices or upgrade the plan."
                     )
             for index, found in enumerate(discovered):
-                existing = self.store.find_linked(project_id, provider, found.external_id)
+                existing = linked[found.external_id]
                 if existing is not None:
                     rows.append(existing)
                     continue
@@ -204,6 +206,7 @@ class DeviceService:
                     last_pulled_at=None,
                 )
                 self.store.insert(row)
+                linked[found.external_id] = row
                 self.env.event_service.record(project_id, "device.connected", summary(row))
                 rows.append(row)
         return rows
@@ -217,11 +220,7 @@ class DeviceService:
         user_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the project's connected devices with their current state."""
-        if device_type is not None and device_type not in DEVICE_TYPES:
-            raise ValidationFailed.single(
-                "$.query.type",
-                f"unknown device type {device_type!r}; use one of: {', '.join(DEVICE_TYPES)}",
-            )
+        _check_device_type(device_type)
         rows, total = self.store.list(project_id, limit, offset, device_type, user_id)
         return [self.render(row) for row in rows], total
 
@@ -249,8 +248,9 @@ class DeviceService:
         with self.env.db.transaction():
             row = self.require(project_id, device_id)
             self.actions.cancel_all_scheduled(row)
-            self.store.disconnect(project_id, device_id, self.clock.now())
-            data = {**summary(row), "disconnectedAt": isoformat(self.clock.now())}
+            now = self.clock.now()
+            self.store.disconnect(project_id, device_id, now)
+            data = {**summary(row), "disconnectedAt": isoformat(now)}
             self.env.event_service.record(project_id, "device.disconnected", data)
         return {**summary(row), "disconnected": True}
 
@@ -258,11 +258,7 @@ class DeviceService:
         self, limit: int, offset: int, device_type: str | None = None
     ) -> tuple[list[dict[str, Any]], int]:
         """The vendors of this environment's providers, optionally of one device type."""
-        if device_type is not None and device_type not in DEVICE_TYPES:
-            raise ValidationFailed.single(
-                "$.query.type",
-                f"unknown device type {device_type!r}; use one of: {', '.join(DEVICE_TYPES)}",
-            )
+        _check_device_type(device_type)
         items = [
             {
                 "id": vendor.id,
@@ -358,6 +354,15 @@ class DeviceService:
             },
             "lastAction": None if latest is None else render_action(latest),
         }
+
+
+def _check_device_type(device_type: str | None) -> None:
+    """Refuse an unknown ``?type=`` filter, listing the known types."""
+    if device_type is not None and device_type not in DEVICE_TYPES:
+        raise ValidationFailed.single(
+            "$.query.type",
+            f"unknown device type {device_type!r}; use one of: {', '.join(DEVICE_TYPES)}",
+        )
 
 
 def summary(row: DeviceRow) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from wattbridge.errors import ScanLimitReached, ValidationFailed
 from wattbridge.ids import new_id
 from wattbridge.services.scans import Admission
 from wattbridge.store.control import Plan
-from wattbridge.store.usage import UsageStore
+from wattbridge.store.usage import MonthUsage, UsageStore
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
@@ -104,15 +104,19 @@ def usage_report(env: Environment, project_id: str) -> dict[str, Any]:
     period = month_of(env.clock.now())
     metered = env.config.metered
     plan = env.plans.get(project_id) if metered else None
-    month = UsageStore(env.db).month_usage(project_id, period.start, period.end)
+    month = (
+        UsageStore(env.db).month_usage(project_id, period.start, period.end)
+        if metered
+        else MonthUsage(0, 0, 0)
+    )
     return {
         "period": {"start": isoformat(period.start), "end": isoformat(period.end)},
         "metered": metered,
-        "creditsUsed": month.credits if metered else 0,
-        "scansThisMonth": month.scans if metered else 0,
+        "creditsUsed": month.credits,
+        "scansThisMonth": month.scans,
         "tierLimit": plan.tier_limit if plan else None,
-        "overage": metered and month.overage_scans > 0,
-        "overageScans": month.overage_scans if metered else 0,
+        "overage": month.overage_scans > 0,
+        "overageScans": month.overage_scans,
         "hardCap": plan.hard_cap if plan else False,
         "creditsPerScan": plan.credits_per_scan if plan else None,
     }

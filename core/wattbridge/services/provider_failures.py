@@ -48,6 +48,8 @@ class ProviderFailed(WattbridgeError):
 TRANSIENT_RETRY_AFTER = 30
 """Seconds a client is asked to wait after a transient vendor failure."""
 
+_RELINK = "The end user must link the device again through the Link UI."
+
 
 def api_error(exc: ProviderError, device_id: str) -> WattbridgeError:
     """The API error for a provider failure that the request cannot work around."""
@@ -66,14 +68,14 @@ def api_error(exc: ProviderError, device_id: str) -> WattbridgeError:
         return error
     if isinstance(exc, AuthFailed):
         return ProviderAuthFailed(
-            f"{reason}. The end user must link the device again through the Link UI.",
+            f"{reason}. {_RELINK}",
             {"providerCode": exc.code},
         )
     return ProviderFailed(f"{reason}.", {"providerCode": exc.code})
 
 
 _HINTS: tuple[tuple[type[ProviderError], str], ...] = (
-    (AuthFailed, "The end user must link the device again through the Link UI."),
+    (AuthFailed, _RELINK),
     (ProviderRateLimited, "The vendor is throttling requests; wattbridge retries later."),
     (TransientError, "The vendor did not answer; this is usually temporary."),
 )

@@ -207,14 +207,6 @@ class Unmetered:
         return Admission(metered=False, cost=None)
 
 
-class CountingMeter:
-    """Scans count in the monthly usage; credits and tier limits are not priced yet."""
-
-    def admit(self, project_id: str, scan_id: str, at: datetime) -> Admission:
-        """Every scan counts; no cost is set."""
-        return Admission(metered=True, cost=None)
-
-
 def default_meter(env: Environment) -> ScanMeter:
     """The meter an environment's settings ask for (``metered``)."""
     from wattbridge.services.metering import LiveMeter  # imports this module

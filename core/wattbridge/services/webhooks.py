@@ -203,11 +203,7 @@ class WebhookEndpointService:
         """Record a ``webhook.test`` event queued for this endpoint only."""
         with self.env.db.transaction():
             endpoint = self._find(project_id, endpoint_id)
-            if not endpoint.enabled:
-                raise Conflict(
-                    f"Webhook endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
-                    "enable it with PATCH {\"enabled\": true} first."
-                )
+            _require_enabled(endpoint, " first")
             event_id = self.env.event_service.record(
                 project_id,
                 "webhook.test",
@@ -238,11 +234,7 @@ class WebhookEndpointService:
         if request.since > now:
             raise ValidationFailed.single("$.since", "must not be in the future")
         endpoint = self._find(project_id, endpoint_id)
-        if not endpoint.enabled:
-            raise Conflict(
-                f"Webhook endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
-                "enable it with PATCH {\"enabled\": true}, then recover."
-            )
+        _require_enabled(endpoint, ", then recover")
         count = self.store.requeue_failed(endpoint.id, request.since, now)
         return {"recovered": count, "since": isoformat(request.since)}
 
@@ -258,6 +250,15 @@ class WebhookEndpointService:
         except UnsafeTarget as exc:
             return [FieldError("$.url", str(exc))]
         return []
+
+
+def _require_enabled(endpoint: StoredEndpoint, then: str) -> None:
+    """Refuse (409) to queue deliveries to a disabled endpoint; ``then`` ends the advice."""
+    if not endpoint.enabled:
+        raise Conflict(
+            f"Webhook endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); "
+            f"enable it with PATCH {{\"enabled\": true}}{then}."
+        )
 
 
 def _event_filter(events: list[str] | None, problems: list[FieldError]) -> tuple[str, ...] | None:

@@ -207,11 +207,11 @@ class Plan:
 
 
 class PlanStore:
-    """Repository of project plans (in the control database)."""
+    """Repository of project plans (in the control database, which
+    :class:`ControlStore` migrates)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrations.apply(db.utils())
 
     def get(self, project_id: str) -> Plan:
         """The project's plan; the default plan when none was set."""

@@ -24,7 +24,6 @@ from wattbridge.store.sqlite import Database, Row
 migrations = Migrations("wattbridge.devices")
 
 ACTIVE_STATES = ("scheduled", "acknowledged")
-FINAL_STATES = ("completed", "failed", "cancelled")
 
 
 @migrations()
@@ -464,9 +463,10 @@ class ActionStore:
             (stamp, stamp, limit),
         )
         ids = [r["id"] for r in rows]
-        for action_id in ids:
+        if ids:
+            marks = ", ".join("?" for _ in ids)
             self.db.execute(
-                "UPDATE actions SET locked_until = ?, claim_token = ? WHERE id = ?",
-                (isoformat(lease_until), token, action_id),
+                f"UPDATE actions SET locked_until = ?, claim_token = ? WHERE id IN ({marks})",
+                (isoformat(lease_until), token, *ids),
             )
         return ids

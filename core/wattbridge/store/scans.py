@@ -240,15 +240,6 @@ class ScanStore:
         )
         return [_record(r) for r in rows], int(total["n"] if total else 0)
 
-    def metered_usage(self, project_id: str, start: datetime, end: datetime) -> tuple[int, float]:
-        """How many metered scans a project created in ``[start, end)`` and their total cost."""
-        row = self.db.query_one(
-            "SELECT count(*) AS n, coalesce(sum(cost), 0) AS credits FROM scans"
-            " WHERE project_id = ? AND metered = 1 AND created_at >= ? AND created_at < ?",
-            (project_id, isoformat(start), isoformat(end)),
-        )
-        return (int(row["n"]), float(row["credits"])) if row else (0, 0.0)
-
     # -- the status syncer (timeline scans) -------------------------------------
 
     def due(self, scheduler: Scheduler, now: datetime, limit: int) -> list[ScanRecord]:

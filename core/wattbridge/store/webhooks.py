@@ -124,6 +124,14 @@ def _endpoint(row: Row) -> StoredEndpoint:
     )
 
 
+def _endpoint_columns(endpoint: StoredEndpoint) -> dict[str, object]:
+    """The row an endpoint is stored as (the inverse of :func:`_endpoint`)."""
+    row = attrs.asdict(endpoint)
+    row["events"] = None if endpoint.events is None else json.dumps(list(endpoint.events))
+    row["enabled"] = int(endpoint.enabled)
+    return row
+
+
 @attrs.frozen
 class AttemptRecord:
     """One row of an endpoint's delivery log, with its event's id and type."""
@@ -183,9 +191,7 @@ class WebhookStore:
 
     def insert_endpoint(self, endpoint: StoredEndpoint) -> None:
         """Store a new endpoint."""
-        row = attrs.asdict(endpoint)
-        row["events"] = None if endpoint.events is None else json.dumps(list(endpoint.events))
-        row["enabled"] = int(endpoint.enabled)
+        row = _endpoint_columns(endpoint)
         columns = ", ".join(row)
         self.db.execute(
             f"INSERT INTO webhook_endpoints ({columns}) VALUES ({', '.join('?' * len(row))})",
@@ -216,9 +222,7 @@ class WebhookStore:
 
     def update_endpoint(self, endpoint: StoredEndpoint) -> None:
         """Write back every field of an endpoint (read, change, write inside a transaction)."""
-        row = attrs.asdict(endpoint)
-        row["events"] = None if endpoint.events is None else json.dumps(list(endpoint.events))
-        row["enabled"] = int(endpoint.enabled)
+        row = _endpoint_columns(endpoint)
         endpoint_id = row.pop("id")
         assignments = ", ".join(f"{name} = ?" for name in row)
         self.db.execute(
@@ -254,22 +258,30 @@ class WebhookStore:
                 " ORDER BY dispatch_after LIMIT ?",
                 (stamp, limit),
             )
-            endpoints: dict[str, list[Row]] = {}
+            # Per project: (endpoint id, created at, subscribed types or None for all),
+            # each endpoint's subscription list parsed once per batch.
+            endpoints: dict[str, list[tuple[str, str, frozenset[str] | None]]] = {}
             for event in events:
                 project = event["project_id"]
                 if project not in endpoints:
-                    endpoints[project] = self.db.query(
-                        "SELECT id, events, created_at FROM webhook_endpoints"
-                        " WHERE project_id = ? AND enabled = 1",
-                        (project,),
-                    )
-                for endpoint in endpoints[project]:
-                    subscribed = endpoint["events"]
-                    if endpoint["created_at"] > event["created_at"]:
+                    endpoints[project] = [
+                        (
+                            row["id"],
+                            row["created_at"],
+                            None if row["events"] is None else frozenset(json.loads(row["events"])),
+                        )
+                        for row in self.db.query(
+                            "SELECT id, events, created_at FROM webhook_endpoints"
+                            " WHERE project_id = ? AND enabled = 1",
+                            (project,),
+                        )
+                    ]
+                for endpoint_id, created_at, subscribed in endpoints[project]:
+                    if created_at > event["created_at"]:
                         continue  # the endpoint did not exist when this happened
-                    if subscribed is not None and event["type"] not in json.loads(subscribed):
+                    if subscribed is not None and event["type"] not in subscribed:
                         continue
-                    self._insert_attempt(new_id("msg"), endpoint["id"], event["id"], 1, 0, stamp)
+                    self._insert_attempt(new_id("msg"), endpoint_id, event["id"], 1, 0, stamp)
                 self.db.execute(
                     "UPDATE events SET dispatched_at = ? WHERE id = ?", (stamp, event["id"])
                 )

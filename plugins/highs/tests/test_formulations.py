@@ -235,8 +235,6 @@ def _random_week(seed: int) -> SizingProblem:
     )
 
 
-
-
 @pytest.mark.parametrize("seed", range(40))
 def test_reduced_equals_plain_on_random_instances(seed) -> None:
     problem = _random_week(seed)

@@ -36,7 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wattbridge_highs.formulation import Formulation, _Triplets, pv_potential, sizing_bounds
+from wattbridge_highs.formulation import (
+    FLOWS,
+    Formulation,
+    _Triplets,
+    pv_potential,
+    sizing_bounds,
+)
 from wattbridge_highs.problem import FloatArray, SizingProblem
 
 INF = np.inf
@@ -104,7 +110,7 @@ class _Builder:
         self.rl: list[FloatArray] = []
         self.ru: list[FloatArray] = []
         self.row = 0
-        self.flows = {name: _Triplets() for name in ("import", "export", "charge", "discharge")}
+        self.flows = {name: _Triplets() for name in FLOWS}
         self.offsets = {name: np.zeros(hours) for name in self.flows}
         # Import is load - PV (+ battery terms) outside sure-surplus hours, 0 inside;
         # export there is PV - load - charge.
@@ -142,12 +148,12 @@ class _Builder:
     def either_hours(self) -> None:
         """Export columns and ``import ≥ 0`` rows of the hours that may import or export."""
         hours = self.either
-        self.exp_c = self.columns(np.full(hours.shape[0], INF))
+        exp_c = self.columns(np.full(hours.shape[0], INF))
         self.import_rows = self.rows(hours.shape[0], -INF, self.net[hours])
         self.pv_terms(self.import_rows, hours, 1.0)
-        self.a.add(self.import_rows, self.exp_c, -1.0)
-        self.flows["import"].add(hours, self.exp_c, 1.0)
-        self.flows["export"].add(hours, self.exp_c, 1.0)
+        self.a.add(self.import_rows, exp_c, -1.0)
+        self.flows["import"].add(hours, exp_c, 1.0)
+        self.flows["export"].add(hours, exp_c, 1.0)
 
     def battery_rows(self) -> None:
         """Charge, discharge and state columns with their rows (reductions 2-4)."""
