@@ -53,6 +53,7 @@ class ServerThread:
     """uvicorn serving an ASGI app on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

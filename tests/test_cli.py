@@ -93,6 +93,43 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_serve_writes_the_access_log_to_a_file_or_nowhere(tmp_path: Path) -> None:
+    env = {**os.environ, "WATTBRIDGE_LOAD_PLUGINS": ",".join(BUILTIN_PLUGINS)}
+    access = tmp_path / "access.log"
+    for target in (str(access), "off"):
+        port = free_port()
+        out = tmp_path / f"out-{port}.log"
+        with out.open("w") as sink:
+            proc = subprocess.Popen(
+                [WATTBRIDGE, "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+                 "--access-log", target],
+                stdout=sink, stderr=subprocess.STDOUT, env=env,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.1)
+            httpx.get(f"http://127.0.0.1:{port}/v1/nothing-here?q=1")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=15)
+        assert "/v1/nothing-here" not in out.read_text()
+    written = access.read_text().splitlines()
+    assert [line.split(" ")[1:4] for line in written] == [
+        ["GET", "/healthz", "200"], ["GET", "/v1/nothing-here", "404"]
+    ]  # the second server (off) added nothing
+
+    refused = run("serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
+                  "--access-log", str(tmp_path / "no" / "such" / "dir.log"))
+    assert refused.returncode != 0
+    assert "access_log: cannot open" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_serve_prints_a_working_key_once_and_logs_no_secrets(tmp_path: Path) -> None:
     port = free_port()
     data = tmp_path / "d"
@@ -126,6 +163,10 @@ def test_serve_prints_a_working_key_once_and_logs_no_secrets(tmp_path: Path) -> 
         proc.wait(timeout=15)
     log_text = log_path.read_text()
     assert log_text.count(key.group()) == 2  # the one-time banner: the key and the curl line
+    # The access log (stderr by default): one line per request, the path without its query.
+    lines = re.findall(r"^\S+Z GET /v1/me (\d{3}) req_\w{24} [\d.]+ms$", log_text, re.M)
+    assert lines == ["200", "401", "401"], log_text
+    assert "api_key" not in log_text
     # A second start on the same data dir prints no key.
     with log_path.open("w") as log:
         proc = subprocess.Popen(

@@ -9,6 +9,7 @@ each failure: the reads' cache and fallback, the API errors, and the action stat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,7 @@ class AcmeCloud:
         self.capabilities_error: ProviderError | None = None
         self.execute_results: list[ProviderError | Exception | ExecutionOutcome] = []
         self.commands: list[str] = []
+        self.read_on_event_loop: list[bool] = []
 
 
 class AcmeProvider:
@@ -96,6 +98,7 @@ class AcmeProvider:
     ) -> StateReading:
         """Ask the cloud now (``at`` and ``actions`` are a simulator's business)."""
         self.cloud.reads += 1
+        self.cloud.read_on_event_loop.append(on_event_loop())
         if self.cloud.read_error is not None:
             raise self.cloud.read_error
         return StateReading(dict(self.cloud.state), "live", datetime(2020, 1, 1, tzinfo=UTC))
@@ -188,6 +191,30 @@ def test_a_live_adapter_needs_nothing_sandbox_specific(plat: Platform, live: Api
     vendors = data(live.get("/v1/vendors"), 200)["items"]
     assert vendors == [{"id": "acme", "name": "Acme Motors", "deviceTypes": ["vehicle"],
                         "authScheme": "password", "provider": "acme"}]
+
+
+def on_event_loop() -> bool:
+    """Whether the caller runs on a thread with a running asyncio loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_a_provider_that_does_io_is_never_called_on_the_event_loop(
+    live: Api, car: str, cloud: AcmeCloud, clock: FrozenClock, srv: ServerThread
+) -> None:
+    # A read starts on the loop (GET routes try it first), meets the provider
+    # call, and moves the whole request to a worker thread.
+    fallbacks = srv.app.state.executor.loop_fallbacks
+    assert read(live, car)["metadata"]["source"] == "live"
+    assert cloud.read_on_event_loop == [False]
+    assert fallbacks["/v1/devices/{id}"] == 1
+    # A cached read needs no provider: it is answered on the loop.
+    clock.advance(timedelta(minutes=2))
+    assert read(live, car)["metadata"]["source"] == "cache"
+    assert fallbacks["/v1/devices/{id}"] == 1 and cloud.read_on_event_loop == [False]
 
 
 def test_reads_are_cached_and_fall_back_with_the_reason(

@@ -91,9 +91,19 @@ def cli() -> None:
     help="Development mode: allow private webhook targets "
     "in the sandbox (e.g. a receiver on localhost).",
 )
+@click.option(
+    "--access-log",
+    metavar="TARGET",
+    help="Where to write one line per request: - (stderr), off, or a file [default: -].",
+)
 @_handle_errors
 def serve(
-    host: str | None, port: int | None, data_dir: Path | None, config_file: Path | None, dev: bool
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    config_file: Path | None,
+    dev: bool,
+    access_log: str | None,
 ) -> None:
     """Run the API and the background workers in one process."""
     from wattbridge.server import serve as run_server
@@ -102,6 +112,7 @@ def serve(
         config_file,
         host=host,
         port=port,
+        access_log=access_log,
         data_dir=str(data_dir) if data_dir else None,
         **({"sandbox.private_webhook_targets": True} if dev else {}),
     )

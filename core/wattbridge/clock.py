@@ -56,9 +56,10 @@ class FrozenClock:
 
 def isoformat(instant: datetime) -> str:
     """Render an instant as the API does: ISO 8601 UTC, milliseconds, ``Z``."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{instant.microsecond // 1000:03d}Z"
-    )
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    # ``isoformat`` truncates to milliseconds, as the API always has.
+    return instant.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_instant(text: str) -> datetime:

@@ -214,6 +214,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "disabled_plugins", _parse_list, (), "never load these plugins"),
     Option(None, "strict_plugins", _parse_bool, False, "a broken plugin stops the program"),
     Option(None, "public_url", _parse_str, "", "base URL for links (default: from the request)"),
+    Option(
+        None,
+        "access_log",
+        _parse_str,
+        "-",
+        "where serve writes one line per request: - (stderr), off, or a file path",
+    ),
     *_env_options("sandbox"),
     *_env_options("live"),
     *_sink_options(),
@@ -250,6 +257,7 @@ class Config:
     public_url: str
     sandbox: EnvironmentConfig
     live: EnvironmentConfig
+    access_log: str = "-"
 
     def environment(self, name: EnvironmentName) -> EnvironmentConfig:
         """The settings of environment ``name``."""
@@ -311,6 +319,7 @@ class Config:
             disabled_plugins=values["disabled_plugins"],
             strict_plugins=values["strict_plugins"],
             public_url=values["public_url"].rstrip("/"),
+            access_log=values["access_log"] or "-",
             sandbox=envs["sandbox"],
             live=envs["live"],
         )

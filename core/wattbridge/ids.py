@@ -9,16 +9,19 @@ from wattbridge.keys import BASE62
 PREFIXES = ("dev", "act", "scan", "evt", "we", "msg", "ls", "proj", "key", "req", "use")
 
 
+_DIGIT_OF_BYTE = bytes(ord(BASE62[b % 62]) for b in range(256))
+_BIASED = bytes(range(248, 256))  # 248 = 4 * 62: bytes below it map evenly onto 62 digits
+
+
 def new_id(prefix: str) -> str:
-    """A fresh id with the given type prefix; 143 bits of randomness."""
+    """A fresh id with the given type prefix; 24 uniform base62 digits (143 bits)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    # One 192-bit draw cut into 24 base62 digits: ~10x cheaper than 24 calls to
-    # secrets.choice (ids are made several times per request). 2**192 is not a
-    # multiple of 62**24, which skews the distribution by less than 2**-49.
-    number = int.from_bytes(secrets.token_bytes(24), "big")
-    digits = []
-    for _ in range(24):
-        number, digit = divmod(number, 62)
-        digits.append(BASE62[digit])
-    return f"{prefix}_" + "".join(digits)
+    # Random bytes mapped to digits in C (bytes.translate), dropping the few
+    # bytes that would favour some digits: a fraction of the cost of drawing
+    # digits one by one, and exactly uniform. 32 bytes leave 24 digits except
+    # about once in 10**11 draws; then draw again.
+    while True:
+        digits = secrets.token_bytes(32).translate(_DIGIT_OF_BYTE, _BIASED)
+        if len(digits) >= 24:
+            return f"{prefix}_{digits[:24].decode('ascii')}"

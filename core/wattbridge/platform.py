@@ -28,6 +28,8 @@ from wattbridge.store.sqlite import Database
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from wattbridge.api.access_log import AccessLog
+
 SECRET_FILE = "server.secret"
 DEFAULT_PROJECT = "default"
 
@@ -121,11 +123,15 @@ class Platform:
         project = self.access.create_project(DEFAULT_PROJECT)
         return self.access.issue_key(project.id, "sandbox")
 
-    def asgi_app(self) -> Starlette:
-        """The HTTP API (and Link UI) as an ASGI app that can be mounted elsewhere."""
+    def asgi_app(self, access_log: AccessLog | None = None) -> Starlette:
+        """The HTTP API (and Link UI) as an ASGI app that can be mounted elsewhere.
+
+        :param access_log: a buffered access log (``serve`` passes one); by
+            default each request is a record on the ``wattbridge.access`` logger.
+        """
         from wattbridge.api.app import create_app
 
-        return create_app(self)
+        return create_app(self, access_log=access_log)
 
     def close(self) -> None:
         """Close every database."""

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import uvicorn
 
+from wattbridge.api.access_log import AccessLog
 from wattbridge.config import Config
+from wattbridge.errors import ConfigurationError
 from wattbridge.platform import Platform
 from wattbridge.workers import WorkerRunner, workers_for
 
@@ -44,19 +46,30 @@ def _announce(platform: Platform, config: Config, echo: Echo) -> None:
             log.warning("plugin %s not loaded: %s", plugin["name"], plugin["error"])
 
 
+def _open_access_log(config: Config) -> AccessLog:
+    try:
+        return AccessLog.open(config.access_log)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"access_log: cannot open {config.access_log!r} for writing ({exc.strerror}); "
+            "give a writable file, '-' for stderr or 'off'"
+        ) from None
+
+
 def serve(config: Config, echo: Echo = print) -> None:
     """Open the data dir, print a first key if it is new, and serve until stopped."""
     _configure_logging()
+    access_log = _open_access_log(config)
     platform = Platform(config=config)
     _announce(platform, config, echo)
     runner = WorkerRunner(workers_for(platform))
     runner.start()
     echo(f"wattbridge listening on http://{config.host}:{config.port} (data: {platform.data_dir})")
     try:
-        # uvicorn's access log prints query strings; ours (in the app) does
-        # not, so a key someone wrongly put in a URL never reaches a log file.
+        # uvicorn's access log prints query strings; ours (api/access_log.py)
+        # does not, so a key someone wrongly put in a URL never reaches a log file.
         uvicorn.run(
-            platform.asgi_app(),
+            platform.asgi_app(access_log=access_log),
             host=config.host,
             port=config.port,
             access_log=False,
@@ -64,6 +77,7 @@ def serve(config: Config, echo: Echo = print) -> None:
             lifespan="on",
         )
     finally:
+        access_log.close()
         runner.stop()
         platform.close()
 

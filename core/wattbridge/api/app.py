@@ -19,6 +19,7 @@ from wattbridge.api import devices as device_api
 from wattbridge.api import envelope, events, scans, system
 from wattbridge.api import reports as report_api
 from wattbridge.api import webhooks as webhook_api
+from wattbridge.api.access_log import AccessLog, log_record
 from wattbridge.api.routing import (
     DEFAULT_API_THREADS,
     ApiExecutor,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from wattbridge.platform import Platform
 
 log = logging.getLogger("wattbridge.api")
-access_log = logging.getLogger("wattbridge.access")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,10 +52,11 @@ def api_routes() -> list[ApiRoute]:
 
 
 class RequestIdMiddleware:
-    """Give every request an id and make sure every response carries it."""
+    """Give every request an id, make sure every response carries it, log the request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: AccessLog | None = None) -> None:
         self.app = app
+        self.record = log_record if access_log is None else access_log.record
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -65,15 +66,14 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
 
         started = time.perf_counter()
+        record = self.record
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # The path only, never the query string: a key pasted into a URL
                 # must not reach the logs.
-                access_log.info(
-                    "%s %s %s %s %.1fms", scope["method"], scope["path"], message["status"],
-                    request_id, (time.perf_counter() - started) * 1000,
-                )
+                record(scope["method"], scope["path"], message["status"], request_id,
+                       (time.perf_counter() - started) * 1000)
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == b"request-id" for name, _ in headers):
                     headers.append((b"request-id", request_id.encode()))
@@ -142,10 +142,13 @@ def create_app(
     extra_routes: list[BaseRoute] | None = None,
     *,
     threads: int = DEFAULT_API_THREADS,
+    access_log: AccessLog | None = None,
 ) -> Starlette:
     """The API as a Starlette app bound to ``platform``.
 
     :param threads: worker threads for request handlers (see :class:`ApiExecutor`).
+    :param access_log: where request lines go; by default one :mod:`logging`
+        record each on the ``wattbridge.access`` logger.
     """
     executor = ApiExecutor(threads)
     routes: list[BaseRoute] = [
@@ -204,5 +207,6 @@ def create_app(
     app = Starlette(exception_handlers={HTTPException: http_exception, Exception: server_error})
     app.router = IndexedRouter(routes, lifespan=lifespan)
     app.state.platform = platform
-    app.add_middleware(RequestIdMiddleware)
+    app.state.executor = executor
+    app.add_middleware(RequestIdMiddleware, access_log=access_log)
     return app

@@ -7,7 +7,6 @@ only when no valid key was presented), the time and the latency.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,9 @@ from starlette.responses import Response
 
 from wattbridge.clock import isoformat
 from wattbridge.errors import WattbridgeError
+from wattbridge.serialization import dumps
 
 JSON_TYPE = "application/json"
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON bytes (what we send is what we sign and what we store)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def meta(request_id: str, environment: str | None, now: datetime, started: float) -> dict[str, Any]:

@@ -7,8 +7,10 @@ the rest: authentication, idempotency, the envelope, error rendering and the
 latency figure.
 
 Handlers may block (SQLite write transactions wait on locks, live adapters do
-network I/O), so they never run on the event loop. Each request makes exactly
-one trip to a worker thread of the app's :class:`ApiExecutor`: authentication,
+network I/O), so they run off the event loop, except on routes marked
+``loop_first``, which try the loop first and fall back to a thread at the first
+step that may block (:mod:`wattbridge.loopsafe`). Off the loop, each request
+makes exactly one trip to a worker thread of the app's :class:`ApiExecutor`: authentication,
 the handler, idempotency and the rendering of the envelope (or of the error)
 all happen in that one trip, because every handoff between the loop and a
 thread costs more CPU than a typical handler does.
@@ -22,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +40,7 @@ from wattbridge.errors import (
     ValidationFailed,
     WattbridgeError,
 )
+from wattbridge.loopsafe import WouldBlock, on_loop
 from wattbridge.services.access import Principal
 
 if TYPE_CHECKING:
@@ -92,6 +96,8 @@ class ApiExecutor:
         self._closed = False
         # Finished jobs wait here for their loop, which is woken once for all of them.
         self._outbox: dict[asyncio.AbstractEventLoop, list[_Done]] = {}
+        self.loop_fallbacks: Counter[str] = Counter()
+        """Requests per route path that started on the event loop and had to move here."""
 
     @property
     def live_threads(self) -> int:
@@ -218,6 +224,15 @@ class ApiRoute:
     response: str | None = None
     errors: tuple[int, ...] = ()
     idempotent_post: bool = True
+    loop_first: bool | None = None
+    """Try the handler on the event loop first (see :mod:`wattbridge.loopsafe`); by
+    default GET routes do: reads usually need no more than a quick SQLite read and
+    some computation. ``False`` for reads that compute for long (a report)."""
+
+    @property
+    def tries_loop_first(self) -> bool:
+        """Whether requests start on the event loop (see :attr:`loop_first`)."""
+        return self.method == "GET" if self.loop_first is None else self.loop_first
 
 
 @attrs.frozen
@@ -348,6 +363,8 @@ def make_endpoint(
             if route.method == "POST" and key is not None and route.idempotent_post and call.env:
                 return run_idempotent(call, key, run)
             return run()
+        except WouldBlock:
+            raise  # only on the loop: the endpoint runs the request again in a thread
         except WattbridgeError as exc:
             return envelope.failure(
                 exc,
@@ -366,10 +383,20 @@ def make_endpoint(
                 started=started,
             )
 
+    loop_first = route.tries_loop_first
+
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         # The body is read on the loop (it is I/O), before the one trip to a thread.
         raw_body = await request.body()
+        if loop_first:
+            try:
+                with on_loop():
+                    return handle(request, raw_body, started)
+            except WouldBlock as exc:
+                # Nothing was written: the whole request runs again in a thread.
+                executor.loop_fallbacks[route.path] += 1
+                log.debug("%s %s continues in a thread: %s", route.method, route.path, exc)
         return await executor.run(lambda: handle(request, raw_body, started))
 
     endpoint.__name__ = route.handler.__name__

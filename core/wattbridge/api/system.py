@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import Response
 
 from wattbridge import __version__
-from wattbridge.api.envelope import dumps
 from wattbridge.api.routing import ApiRoute, Call
+from wattbridge.serialization import dumps
 
 
 def healthz(call: Call) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def openapi(call: Call) -> Response:
 
 ROUTES = [
     ApiRoute("GET", "/healthz", healthz, "Health check", "system", auth=False, response="Health"),
-    ApiRoute("GET", "/openapi.json", openapi, "This OpenAPI document", "system", auth=False),
+    ApiRoute("GET", "/openapi.json", openapi, "This OpenAPI document", "system", auth=False,
+             loop_first=False),
     ApiRoute(
         "GET",
         "/v1/me",

@@ -290,6 +290,17 @@ class DeviceProvider(Protocol):
         ...
 
 
+def reads_without_io(provider: object) -> bool:
+    """Whether a provider declared ``reads_without_io = True``.
+
+    Optional, for simulators: such a provider promises that ``read_state``
+    computes from its arguments alone (no network, no disk, no lock), so the
+    core may call it on the event loop. A provider that says nothing is called
+    from a worker thread, as any adapter that talks to hardware must be.
+    """
+    return getattr(provider, "reads_without_io", False) is True
+
+
 @runtime_checkable
 class SimulatesDevices(Protocol):
     """Optional: a provider that can create devices without any end-user account.

@@ -50,7 +50,7 @@ class _KeyCache(threading.local):
     """One thread's keys by hash, valid for one revision of the control database."""
 
     def __init__(self) -> None:
-        self.revision: tuple[int, int] | None = None
+        self.revision: tuple[int, int, int] | None = None
         self.entries: dict[str, tuple[ApiKeyRecord, Project]] = {}
 
 

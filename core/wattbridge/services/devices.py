@@ -35,9 +35,11 @@ from wattbridge.drivers.devices import (
     NotCapable,
     ProviderError,
     SimulatesDevices,
+    reads_without_io,
 )
 from wattbridge.errors import DeviceLimitReached, NotFound, SandboxOnly, ValidationFailed
 from wattbridge.ids import new_id
+from wattbridge.loopsafe import may_block
 from wattbridge.models.devices import CreateSandboxDevice
 from wattbridge.serialization import structure
 from wattbridge.services.action_records import device_ref, render_action
@@ -221,8 +223,13 @@ class DeviceService:
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the project's connected devices with their current state."""
         _check_device_type(device_type)
-        rows, total = self.store.list(project_id, limit, offset, device_type, user_id)
-        return [self.render(row) for row in rows], total
+        now = self.clock.now()
+        # Each device comes with its actions: one query for the page, not one per device.
+        page, total = self.store.list(
+            project_id, limit, offset, device_type, user_id,
+            (now, PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
+        )
+        return [self.render(row, None, False, actions) for row, actions in page], total
 
     def read(
         self, project_id: str, device_id: str, at: datetime | None = None, expedite: bool = False
@@ -300,6 +307,8 @@ class DeviceService:
         if at is None and row.last_state is not None and pulled and now - pulled < ttl:
             return Reading(row.last_state, "cache", True, pulled)
         provider = self.provider_of(row)
+        if not reads_without_io(provider):
+            may_block(f"reading device state from the {row.provider} provider")
         instant = at or now
         try:
             result = provider.read_state(

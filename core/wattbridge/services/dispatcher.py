@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import queue
 import time
@@ -36,6 +35,7 @@ import attrs
 from wattbridge.clock import parse_instant
 from wattbridge.drivers.webhooks import Delivery, DeliveryOutcome
 from wattbridge.errors import PluginSelectionError
+from wattbridge.serialization import dumps
 from wattbridge.services.retry_policy import RetryPolicy
 from wattbridge.services.send_loop import SendLoop
 from wattbridge.store.webhooks import AttemptResult, ClaimedAttempt, WebhookStore
@@ -234,7 +234,7 @@ class WebhookDispatcher:
     def body(self, attempt: ClaimedAttempt) -> bytes:
         """The exact bytes sent (and signed): the event's public JSON."""
         payload: dict[str, Any] = self.env.event_service.render(attempt.event)
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        return dumps(payload)
 
     def _result(self, attempt: ClaimedAttempt, future: asyncio.Future[_Sent]) -> AttemptResult:
         try:

@@ -314,10 +314,13 @@ class DeviceStore:
         project_id: str,
         limit: int,
         offset: int,
-        device_type: str | None = None,
-        user_id: str | None = None,
-    ) -> tuple[list[DeviceRow], int]:
-        """A page of connected devices, oldest first, and the total."""
+        device_type: str | None,
+        user_id: str | None,
+        read: tuple[datetime, Sequence[str], int],
+    ) -> tuple[list[tuple[DeviceRow, ReadActions]], int]:
+        """A page of connected devices, oldest first, each with the actions a read
+        needs (``read``: the instant, states and limit of :meth:`get_for_read`), and the total.
+        """
         where, params = "project_id = ? AND disconnected_at IS NULL", [project_id]
         if device_type is not None:
             where += " AND type = ?"
@@ -326,11 +329,17 @@ class DeviceStore:
             where += " AND user_id = ?"
             params.append(user_id)
         total = self.db.query_one(f"SELECT count(*) AS n FROM devices WHERE {where}", params)
+        actions_sql, action_params = _read_actions_sql(*read)
         rows = self.db.query(
-            f"SELECT * FROM devices WHERE {where} ORDER BY created_at, rowid LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            f"SELECT d.*, {actions_sql} FROM devices d WHERE {where}"
+            " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            [*action_params, *params, limit, offset],
         )
-        return [_device(r) for r in rows], int(total["n"] if total else 0)
+        page = []
+        for row in rows:
+            actions = _read_actions(row)
+            page.append((_device(row), actions))
+        return page, int(total["n"] if total else 0)
 
     def disconnect(self, project_id: str, device_id: str, at: datetime) -> bool:
         """Mark a device disconnected; False when it was not connected."""

@@ -17,7 +17,19 @@ from typing import Any
 
 import sqlite_utils
 
+from wattbridge.loopsafe import WouldBlock, may_block, running_on_loop
+
 Row = dict[str, Any]
+
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a statement off the event loop waits for another writer's lock."""
+
+
+def _busy_on_loop(exc: sqlite3.OperationalError) -> None:
+    """A lock met on the event loop means "run this in a thread": raise WouldBlock then."""
+    if running_on_loop() and exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        raise WouldBlock(f"a read that met {exc.sqlite_errorname}") from exc
 
 
 class Database:
@@ -31,21 +43,45 @@ class Database:
         self._closed = False
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        """This thread's connection, opened on first use.
+
+        On the event loop (see :mod:`wattbridge.loopsafe`) this is a second
+        connection of the thread that never waits for a lock: a busy database
+        makes the statement raise :class:`~wattbridge.loopsafe.WouldBlock`
+        instead of stalling every request the loop serves.
+        """
+        local = self._local
+        if running_on_loop():
+            conn = getattr(local, "loop_conn", None)
+            if conn is None:
+                try:
+                    conn = local.loop_conn = self._open(busy_timeout_ms=0)
+                except sqlite3.OperationalError as exc:
+                    _busy_on_loop(exc)
+                    raise
+            return conn
+        conn = getattr(local, "conn", None)
         if conn is None:
-            if self._closed:
-                raise RuntimeError(f"database {self.path.name} is closed")
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
+            conn = local.conn = self._open(busy_timeout_ms=BUSY_TIMEOUT_MS)
+            local.depth = 0
+        return conn
+
+    def _open(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError(f"database {self.path.name} is closed")
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        conn.row_factory = sqlite3.Row
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            self._local.depth = 0
-            with self._lock:
-                self._all.append(conn)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     def utils(self) -> sqlite_utils.Database:
@@ -55,6 +91,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one write transaction; nested blocks join the outer one."""
+        may_block("a write transaction")
         conn = self.connection()
         if self._local.depth:
             self._local.depth += 1
@@ -77,15 +114,24 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a SELECT and return its rows as dicts."""
-        return [dict(row) for row in self.connection().execute(sql, params)]
+        try:
+            return [dict(row) for row in self.connection().execute(sql, params)]
+        except sqlite3.OperationalError as exc:
+            _busy_on_loop(exc)
+            raise
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """Run a SELECT and return its first row, or None."""
-        row = self.connection().execute(sql, params).fetchone()
+        try:
+            row = self.connection().execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            _busy_on_loop(exc)
+            raise
         return None if row is None else dict(row)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
+        may_block("a write")
         return self.connection().execute(sql, params).rowcount
 
     def close(self) -> None:

@@ -51,6 +51,8 @@ class SandboxProvider:
 
     name = "sandbox"
     environments: frozenset[EnvironmentName] = frozenset({"sandbox"})
+    reads_without_io = True
+    """``read_state`` is pure computation: the core may call it on the event loop."""
 
     def __init__(self) -> None:
         self.vendors: Sequence[Vendor] = vendors()

@@ -1,0 +1,54 @@
+"""Running work on the event loop when it cannot block, and noticing when it would.
+
+Handing a request to a worker thread and back costs more CPU than most reads
+do themselves (two wake-ups and two contested handovers of the interpreter
+lock). So routes marked ``loop_first`` run their handler *on the event loop*
+inside :func:`on_loop`. Every place that may wait (a write transaction, a
+provider that talks to hardware, a database lock) calls :func:`may_block`
+first; on the loop that raises :class:`WouldBlock`, and the route runs the
+whole request again in a worker thread. Because the checks come before the
+waiting, nothing has been written when :class:`WouldBlock` is raised, and the
+second run sees the same request. (Home Assistant's split between
+``@callback`` functions and executor jobs is the same idea, kept honest here by
+checks instead of by convention.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ON_LOOP: ContextVar[bool] = ContextVar("wattbridge_on_loop", default=False)
+
+
+class WouldBlock(Exception):
+    """Work on the event loop reached something that may wait; run it in a thread instead."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} may block; it cannot run on the event loop")
+        self.what = what
+
+
+def running_on_loop() -> bool:
+    """Whether the current code runs inside :func:`on_loop`."""
+    return _ON_LOOP.get()
+
+
+def may_block(what: str) -> None:
+    """Declare that the next step may wait on I/O or a lock.
+
+    :raises WouldBlock: when called inside :func:`on_loop`.
+    """
+    if _ON_LOOP.get():
+        raise WouldBlock(what)
+
+
+@contextmanager
+def on_loop() -> Iterator[None]:
+    """Mark the block as running on the event loop: :func:`may_block` raises in it."""
+    token = _ON_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _ON_LOOP.reset(token)
