@@ -291,6 +291,15 @@ class Call:
         return value
 
 
+_NO_QUERY = QueryParams("")
+
+
+def _may_have_body(request: Request) -> bool:
+    """Whether the request announces a body (``Content-Length`` or ``Transfer-Encoding``)."""
+    headers = request.headers
+    return "content-length" in headers or "transfer-encoding" in headers
+
+
 def presented_key(request: Request) -> str | None:
     """The API key from ``Authorization: Bearer`` or ``x-api-key``, if any."""
     auth = request.headers.get("authorization")
@@ -339,7 +348,7 @@ def make_endpoint(
                 principal,
                 env,
                 dict(request.path_params),
-                request.query_params,
+                request.query_params if request.scope["query_string"] else _NO_QUERY,
                 raw_body,
             )
 
@@ -387,8 +396,9 @@ def make_endpoint(
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
-        # The body is read on the loop (it is I/O), before the one trip to a thread.
-        raw_body = await request.body()
+        # The body is read on the loop (it is I/O), before any trip to a thread;
+        # a request that announces no body (most GETs) has none to wait for.
+        raw_body = await request.body() if _may_have_body(request) else b""
         if loop_first:
             try:
                 with on_loop():
