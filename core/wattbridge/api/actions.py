@@ -7,6 +7,7 @@ from typing import Any
 from wattbridge.api.devices import PROVIDER_ERRORS
 from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
 from wattbridge.models.devices import CONFLICT_STRATEGIES
 
 
@@ -75,7 +76,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                            "additionalProperties": {"$ref": "#/components/schemas/Quantity"}},
             "start": {"type": "string", "format": "date-time",
                       "description": "Default now; at most 30 days ahead."},
-            "end": {"type": "string", "format": "date-time"},
+            "end": TIME,
             "onConflict": {"type": "string", "enum": list(CONFLICT_STRATEGIES)},
             "sandbox": {
                 "type": "object",
@@ -99,11 +100,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "command": {"type": "string"},
             "parameters": {"type": "object",
                            "additionalProperties": {"$ref": "#/components/schemas/Quantity"}},
-            "start": {"type": "string", "format": "date-time"},
-            "end": {"type": ["string", "null"], "format": "date-time"},
+            "start": TIME,
+            "end": NULLABLE_TIME,
             "state": {"type": "string", "enum": _STATES},
-            "createdAt": {"type": "string", "format": "date-time"},
-            "updatedAt": {"type": "string", "format": "date-time"},
+            "createdAt": TIME,
+            "updatedAt": TIME,
             "error": {
                 "oneOf": [
                     {"type": "null"},

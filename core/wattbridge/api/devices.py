@@ -7,8 +7,9 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
+from wattbridge.api.params import LIMIT, OFFSET, choice, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
 from wattbridge.clock import parse_instant
 from wattbridge.drivers.devices import DEVICE_TYPES
 from wattbridge.errors import ValidationFailed
@@ -43,7 +44,7 @@ def list_devices(call: Call) -> dict[str, Any]:
         call.project_id,
         limit,
         offset,
-        call.query.get("type") or None,
+        choice(call.query, "type", DEVICE_TYPES),
         call.query.get("userId") or None,
     )
     return paginated(items, limit, offset, total)
@@ -69,7 +70,9 @@ def create_sandbox_device(call: Call) -> Reply:
 def list_vendors(call: Call) -> dict[str, Any]:
     """Vendors offered in this environment."""
     limit, offset = page_window(call.query)
-    items, total = call.environment.devices.vendors(limit, offset, call.query.get("type") or None)
+    items, total = call.environment.devices.vendors(
+        limit, offset, choice(call.query, "type", DEVICE_TYPES)
+    )
     return paginated(items, limit, offset, total)
 
 
@@ -83,7 +86,7 @@ ROUTES = [
     ApiRoute(
         "GET", "/v1/devices/{id}", get_device, "Get a device and its state", "devices",
         query=(
-            Param("at", {"type": "string", "format": "date-time"},
+            Param("at", TIME,
                   "Simulated devices only: the state at this instant (400 SANDBOX_ONLY "
                   "for real hardware)."),
             Param("expedite", {"type": "boolean"},
@@ -108,7 +111,6 @@ ROUTES = [
 ]
 
 _NUMBER = {"type": "number"}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "DeviceType": {"type": "string", "enum": list(DEVICE_TYPES)},
@@ -127,7 +129,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "required": ["available", "lastPulledAt", "error"],
                 "properties": {
                     "available": {"type": "boolean"},
-                    "lastPulledAt": _NULLABLE_TIME,
+                    "lastPulledAt": NULLABLE_TIME,
                     "error": {
                         "description": "Why the last read from the vendor failed (fallback "
                         "reads only), e.g. PROVIDER_AUTH_FAILED: the end user must re-link.",

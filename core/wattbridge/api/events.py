@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
+from wattbridge.api.params import LIMIT, OFFSET, choice, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Param
+from wattbridge.api.schema_parts import TIME
 from wattbridge.services.events import EVENT_TYPES
 
 
 def list_events(call: Call) -> dict[str, Any]:
     """Events, newest first."""
     limit, offset = page_window(call.query)
-    event_type = call.query.get("type") or None
+    event_type = choice(call.query, "type", EVENT_TYPES)
     items, total = call.environment.event_service.list(call.project_id, limit, offset, event_type)
     return paginated(items, limit, offset, total)
 
@@ -57,7 +58,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "id": {"type": "string", "pattern": "^evt_"},
             "type": {"type": "string", "enum": list(EVENT_TYPES)},
-            "createdAt": {"type": "string", "format": "date-time"},
+            "createdAt": TIME,
             "environment": {"$ref": "#/components/schemas/EnvironmentName"},
             "data": {"type": "object"},
         },

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from wattbridge import __version__
 from wattbridge.api.routing import ApiRoute
+from wattbridge.api.schema_parts import TIME
 
 _PATH_PARAM = re.compile(r"{([a-zA-Z_]+)(?::[a-z]+)?}")
 
@@ -29,7 +30,7 @@ COMMON_SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "The environment that served the request; null only when "
                 "no valid key was presented.",
             },
-            "timestamp": {"type": "string", "format": "date-time"},
+            "timestamp": TIME,
             "latencyMs": {"type": "integer", "minimum": 0},
         },
     },

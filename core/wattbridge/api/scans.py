@@ -6,6 +6,7 @@ from typing import Any
 
 from wattbridge.api.params import LIMIT, integer
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
+from wattbridge.api.schema_parts import TIME
 from wattbridge.services.scans import ScanService, load_profiles
 
 PAGE = Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1.")
@@ -123,7 +124,6 @@ def _num(**bounds: float) -> dict[str, Any]:
 
 
 _NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
-_TIME = {"type": "string", "format": "date-time"}
 _ANGLES = {"tilt": _num(minimum=0, maximum=90), "azimuth": _num(minimum=0, maximum=360)}
 _DISPATCH_DAY: dict[str, Any] = {
     "type": "array",
@@ -246,9 +246,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         status={"enum": ["pending", "processing", "completed", "error"]},
         goal={"enum": ["cost-savings", "self-sufficiency"]},
         inputMethod={"enum": ["known", "studio"]},
-        createdAt=_TIME,
-        updatedAt=_TIME,
-        completedAt={"oneOf": [_TIME, {"type": "null"}]},
+        createdAt=TIME,
+        updatedAt=TIME,
+        completedAt={"oneOf": [TIME, {"type": "null"}]},
         cost={**_NULLABLE_NUMBER, "description": "Credits charged; null in the sandbox."},
         overage={
             "type": "boolean",
@@ -272,7 +272,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         ["id", "status", "updatedAt"],
         id={"type": "string", "pattern": "^scan_"},
         status={"enum": ["pending", "processing", "completed", "error"]},
-        updatedAt=_TIME,
+        updatedAt=TIME,
     ),
     "ScanResult": _obj(
         [
@@ -359,7 +359,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "hardCap",
             "creditsPerScan",
         ],
-        period=_obj(["start", "end"], start=_TIME, end=_TIME),
+        period=_obj(["start", "end"], start=TIME, end=TIME),
         metered={"type": "boolean", "description": "false: nothing is counted (sandbox)"},
         creditsUsed={"type": "number", "minimum": 0},
         scansThisMonth={"type": "integer", "minimum": 0},

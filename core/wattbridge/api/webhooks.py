@@ -6,6 +6,7 @@ from typing import Any
 
 from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Reply
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
 from wattbridge.services.events import EVENT_TYPES
 from wattbridge.services.webhooks import WebhookEndpointService
 
@@ -111,8 +112,6 @@ ROUTES = [
 ]
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
-_TIME = {"type": "string", "format": "date-time"}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _EVENT_LIST = {
     "type": ["array", "null"],
     "items": {"type": "string", "enum": list(EVENT_TYPES)},
@@ -125,8 +124,8 @@ _ENDPOINT_PROPERTIES: dict[str, Any] = {
     "description": _NULLABLE_STRING,
     "enabled": {"type": "boolean"},
     "disabledReason": _NULLABLE_STRING,
-    "createdAt": _TIME,
-    "updatedAt": _TIME,
+    "createdAt": TIME,
+    "updatedAt": TIME,
 }
 _ENDPOINT_REQUIRED = list(_ENDPOINT_PROPERTIES)
 
@@ -143,7 +142,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             **_ENDPOINT_PROPERTIES,
             "secret": {"type": "string", "pattern": "^whsec_", "description": "Shown only here."},
             "previousSecretExpiresAt": {
-                **_NULLABLE_TIME,
+                **NULLABLE_TIME,
                 "description": "Rotation only: until then the old secret signs too.",
             },
         },
@@ -212,8 +211,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "durationMs": {"type": ["number", "null"]},
             "error": _NULLABLE_STRING,
             "responseBody": _NULLABLE_STRING,
-            "attemptedAt": _NULLABLE_TIME,
-            "nextAttemptAt": _NULLABLE_TIME,
+            "attemptedAt": NULLABLE_TIME,
+            "nextAttemptAt": NULLABLE_TIME,
         },
     },
     "WebhookDeliveryList": {
@@ -228,11 +227,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["since"],
         "additionalProperties": False,
-        "properties": {"since": _TIME},
+        "properties": {"since": TIME},
     },
     "WebhookRecovery": {
         "type": "object",
         "required": ["recovered", "since"],
-        "properties": {"recovered": {"type": "integer", "minimum": 0}, "since": _TIME},
+        "properties": {"recovered": {"type": "integer", "minimum": 0}, "since": TIME},
     },
 }
