@@ -196,8 +196,9 @@ def test_pre_staged_scans_discard_the_payload(plat: Platform) -> None:
     row = env.db.query_one("SELECT input, result_digest FROM scans WHERE id = ?", (scan_id,))
     assert row is not None and row["input"] is None and row["result_digest"]
     # The result was stored at creation, before the scan completes.
-    stored = ScanStore(env.db).result_json(PROJECT, scan_id)
-    assert stored is not None and '"fixtureId":"new-pv-battery/cost-savings"' in stored
+    found = ScanStore(env.db).get_with_result(PROJECT, scan_id)
+    assert found is not None and found[0].status == "pending"
+    assert found[1] is not None and '"fixtureId":"new-pv-battery/cost-savings"' in found[1]
 
 
 def test_scans_answered_by_one_fixture_share_one_stored_document(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import attrs
 
-from wattbridge.clock import parse_instant
 from wattbridge.errors import InternalError, LiveAccessDisabled, Unauthorized, ValidationFailed
-from wattbridge.models.scans import ScanResult
+from wattbridge.models.scans import Goal, ScanResult
 from wattbridge.reports.html import ReportView, render_report
 from wattbridge.reports.links import INVALID_LINK, PURPOSE, ReportGrant, ReportLinks
 from wattbridge.serialization import json_name, structure
@@ -59,13 +58,12 @@ class ReportService:
         :raises NotFound: no such scan in this project and environment.
         :raises ScanNotCompleted: the scan has no result (yet).
         """
-        document = self.scans.result(project_id, scan_id)
-        scan = self.scans.get(project_id, scan_id)
-        completed = scan.get("completedAt")
+        record, document = self.scans.completed(project_id, scan_id)
         view = ReportView(
             scan_id=scan_id,
-            goal=scan["goal"],
-            completed_at=parse_instant(completed) if isinstance(completed, str) else None,
+            # Stored goals were validated when the scan was created.
+            goal=cast(Goal, record.goal),
+            completed_at=record.completed_at,
             result=result_of(document),
             sandbox=self.env.name == "sandbox",
         )

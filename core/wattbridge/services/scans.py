@@ -320,10 +320,22 @@ class ScanService:
     def result(self, project_id: str, scan_id: str) -> dict[str, Any]:
         """The result of a completed scan.
 
+        :raises NotFound: no such scan in this project and environment.
         :raises ScanNotCompleted: before completion, and for a scan that failed.
         """
-        record = self._record(project_id, scan_id)
-        document = self.store.result_json(project_id, scan_id)
+        record, result = self.completed(project_id, scan_id)
+        return {"scanId": record.id, "goal": record.goal, **result}
+
+    def completed(self, project_id: str, scan_id: str) -> tuple[ScanRecord, dict[str, Any]]:
+        """A completed scan and its result document (one read).
+
+        :raises NotFound: no such scan in this project and environment.
+        :raises ScanNotCompleted: before completion, and for a scan that failed.
+        """
+        found = self.store.get_with_result(project_id, scan_id)
+        if found is None:
+            raise NotFound(f"No scan {scan_id!r} in this project and environment.")
+        record, document = as_of(found[0], self.env.clock.now()), found[1]
         if record.status == "error":
             raise ScanNotCompleted(
                 f"Scan {scan_id} failed and has no result: {record.error_message}"
@@ -333,7 +345,7 @@ class ScanService:
                 f"Scan {scan_id} is {record.status}; its result is available once it is "
                 "completed. Poll GET /v1/scans/{id}/status or listen for scan.completed."
             )
-        return {"scanId": record.id, "goal": record.goal, **json.loads(document)}
+        return record, json.loads(document)
 
     def list(self, project_id: str, page: int, limit: int) -> dict[str, Any]:
         """A page of the project's scans, newest first, in the scan API's list shape."""

@@ -159,6 +159,7 @@ class Claim:
 
 _TIMES = ("created_at", "updated_at", "completed_at", "processing_at", "completes_at", "due_at")
 _RECORD_COLUMNS = ", ".join(a.name for a in attrs.fields(ScanRecord))
+_QUALIFIED_COLUMNS = ", ".join(f"s.{a.name}" for a in attrs.fields(ScanRecord))
 _INSERT_COLUMNS = (*(a.name for a in attrs.fields(ScanRecord)), "input", "result", "result_digest")
 _INSERT_SQL = (
     f"INSERT INTO scans ({', '.join(_INSERT_COLUMNS)})"
@@ -218,15 +219,18 @@ class ScanStore:
         )
         return None if row is None else _record(row)
 
-    def result_json(self, project_id: str, scan_id: str) -> str | None:
-        """The stored result document of a scan (its own or a shared one), if any."""
+    def get_with_result(
+        self, project_id: str, scan_id: str
+    ) -> tuple[ScanRecord, str | None] | None:
+        """One scan of a project and its stored result document (its own or a shared
+        one, None before completion), in one query; None when there is no such scan."""
         row = self.db.query_one(
-            "SELECT coalesce(s.result, r.document) AS result FROM scans s"
-            " LEFT JOIN scan_results r ON r.digest = s.result_digest"
+            f"SELECT {_QUALIFIED_COLUMNS}, coalesce(s.result, r.document) AS result_document"
+            " FROM scans s LEFT JOIN scan_results r ON r.digest = s.result_digest"
             " WHERE s.id = ? AND s.project_id = ?",
             (scan_id, project_id),
         )
-        return None if row is None else row["result"]
+        return None if row is None else (_record(row), row["result_document"])
 
     def page(self, project_id: str, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
         """A page of a project's scans, newest first, and the project's total."""
