@@ -2,20 +2,19 @@
 
 The route accepts either an API key in the usual headers or the signed ``token``
 of the result's ``reportUrl`` (a browser following a link cannot send headers;
-API keys in the query string stay refused). Authentication therefore happens
-here rather than in the route wrapper (``auth=False``); errors after it are
-rendered with the environment that served them, like every other route's.
+API keys in the query string stay refused): its ``authenticator`` replaces the
+route wrapper's key check, and everything else (errors rendered with the
+environment that served them) is the wrapper's, as on every route.
 See docs/report.md.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
-from wattbridge.api import envelope
 from wattbridge.api import scans as scan_api
 from wattbridge.api.routing import (
     QUERY_KEY_NAMES,
@@ -23,9 +22,8 @@ from wattbridge.api.routing import (
     Call,
     Param,
     authenticate,
-    request_id_of,
 )
-from wattbridge.errors import Unauthorized, WattbridgeError
+from wattbridge.errors import Unauthorized
 from wattbridge.reports.links import LINK_TTL, MAX_TOKEN_LENGTH
 from wattbridge.reports.service import (
     ReportService,
@@ -37,6 +35,7 @@ from wattbridge.services.access import Principal
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
+    from wattbridge.platform import Platform
 
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -57,35 +56,24 @@ TOKEN = Param(
 )
 
 
-def _caller(call: Call) -> tuple[Principal, Environment]:
+def _caller(platform: Platform, request: Request) -> tuple[Principal, Environment]:
     # A present token is the credential (even if empty: no silent fallback).
-    token = call.query.get("token")
+    token = request.query_params.get("token")
     if token is None:
-        return authenticate(call.platform, call.request)
-    if any(name in call.query for name in QUERY_KEY_NAMES):
+        return authenticate(platform, request)
+    if any(name in request.query_params for name in QUERY_KEY_NAMES):
         raise Unauthorized(
             "API keys are not accepted in the query string (it ends up in logs); open the "
             "report with its reportUrl or send the key as 'Authorization: Bearer <key>'."
         )
-    grant = report_links(call.platform).verify(token, call.path_params["id"])
-    principal = link_principal(call.platform.access, grant)
-    return principal, call.platform.environment(principal.environment)
+    grant = report_links(platform).verify(token, request.path_params["id"])
+    principal = link_principal(platform.access, grant)
+    return principal, platform.environment(principal.environment)
 
 
 def get_scan_report(call: Call) -> Response:
     """A completed scan's report as an HTML page."""
-    started = time.perf_counter()
-    principal, env = _caller(call)
-    try:
-        page = ReportService(env).render(principal.project.id, call.path_params["id"])
-    except WattbridgeError as exc:
-        return envelope.failure(
-            exc,
-            request_id=request_id_of(call.request),
-            environment=env.name,
-            now=call.platform.clock.now(),
-            started=started,
-        )
+    page = ReportService(call.environment).render(call.project_id, call.path_params["id"])
     return Response(page, media_type=HTML_TYPE, headers=REPORT_HEADERS)
 
 
@@ -103,7 +91,7 @@ ROUTES = [
         get_scan_report,
         "Get a completed scan's report (HTML)",
         "scans",
-        auth=False,
+        authenticator=_caller,
         query=(TOKEN,),
         response="ScanReport",
         errors=(401, 403, 404, 409),

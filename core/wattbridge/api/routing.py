@@ -198,6 +198,10 @@ _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"
 _Done = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
+Authenticator = Callable[["Platform", Request], tuple[Principal, "Environment"]]
+"""Finds a request's caller or raises :class:`~wattbridge.errors.Unauthorized`."""
+
+
 @attrs.frozen
 class Param:
     """A documented query parameter."""
@@ -224,6 +228,10 @@ class ApiRoute:
     response: str | None = None
     errors: tuple[int, ...] = ()
     idempotent_post: bool = True
+    authenticator: Authenticator | None = None
+    """How an ``auth`` route finds its caller, when not only by the key headers (the
+    report route also accepts a signed link); errors after it are rendered with the
+    environment it found, as on every route."""
     loop_first: bool | None = None
     """Try the handler on the event loop first (see :mod:`wattbridge.loopsafe`); by
     default GET routes do: reads usually need no more than a quick SQLite read and
@@ -340,7 +348,7 @@ def make_endpoint(
         try:
             principal, env = (None, None)
             if route.auth:
-                principal, env = authenticate(platform, request)
+                principal, env = (route.authenticator or authenticate)(platform, request)
                 env_name = env.name
             call = Call(
                 platform,

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import attrs
 
-from wattbridge.errors import InternalError, LiveAccessDisabled, Unauthorized, ValidationFailed
+from wattbridge.errors import InternalError, Unauthorized, ValidationFailed
 from wattbridge.models.scans import Goal, ScanResult
 from wattbridge.reports.html import ReportView, render_report
 from wattbridge.reports.links import INVALID_LINK, PURPOSE, ReportGrant, ReportLinks
@@ -96,15 +96,7 @@ def link_principal(access: AccessService, grant: ReportGrant) -> Principal:
     :raises Unauthorized: the key was revoked or deleted.
     :raises LiveAccessDisabled: live access was withdrawn from the project.
     """
-    record = access.store.get_key(grant.key_id)
-    if record is None or record.revoked_at is not None or record.environment != grant.environment:
-        raise Unauthorized(INVALID_LINK)
-    project = access.store.get_project(record.project_id)
-    if project is None:
-        raise Unauthorized(INVALID_LINK)
-    if record.environment == "live" and not project.live_enabled:
-        raise LiveAccessDisabled(
-            f"Live access is not enabled for project {project.name!r}; its live reports "
-            "cannot be opened."
-        )
-    return Principal(project, record.id, record.environment)
+    try:
+        return access.key_principal(grant.key_id, grant.environment)
+    except Unauthorized:
+        raise Unauthorized(INVALID_LINK) from None

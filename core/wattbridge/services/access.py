@@ -140,12 +140,29 @@ class AccessService:
         if found is None:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         record, project = found
-        if (
-            not hmac.compare_digest(record.key_hash, digest)
-            or record.revoked_at is not None
-            or record.environment != parsed.environment
-            or record.prefix != parsed.prefix
-        ):
+        if not hmac.compare_digest(record.key_hash, digest) or record.prefix != parsed.prefix:
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return self._principal(record, project, parsed.environment)
+
+    def key_principal(self, key_id: str, environment: EnvironmentName) -> Principal:
+        """Who a stored key acts for, if it is still valid in ``environment``.
+
+        For credentials that name a key instead of presenting it (a signed
+        report link); the same checks as :meth:`authenticate` after the lookup.
+
+        :raises Unauthorized: no such key, revoked, or of another environment.
+        :raises LiveAccessDisabled: live access was withdrawn from the key's project.
+        """
+        record = self.store.get_key(key_id)
+        project = None if record is None else self.store.get_project(record.project_id)
+        if record is None or project is None:
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return self._principal(record, project, environment)
+
+    def _principal(
+        self, record: ApiKeyRecord, project: Project, environment: EnvironmentName
+    ) -> Principal:
+        if record.revoked_at is not None or record.environment != environment:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         if record.environment == "live" and not project.live_enabled:
             raise LiveAccessDisabled(
