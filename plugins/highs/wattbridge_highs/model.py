@@ -14,6 +14,7 @@ import numpy as np
 
 from wattbridge_highs.formulation import Formulation
 from wattbridge_highs.problem import FloatArray
+from wattbridge_highs.quiet import new_highs
 
 
 class SolveError(Exception):
@@ -36,8 +37,7 @@ class LpModel:
         self.form = form
         self.deadline = deadline
         self.offset = 0.0  # the objective's constant, the answer of a model without columns
-        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
-        self.highs.setOptionValue("output_flag", False)
+        self.highs = new_highs()  # output_flag off, and no banner on stdout
         for name, value in (options or {}).items():
             self.highs.setOptionValue(name, value)
         lp = highspy.HighsLp()

@@ -28,6 +28,11 @@ def register_billing_sinks(register: Callable[[BillingSink], None]) -> None:
 
 @hookimpl
 def prepare_storage(db: sqlite_utils.Database, environment: str) -> None:
-    """Create the ledger table in the live database."""
+    """Create the ledger table in the live database.
+
+    The only place the table is created: the core calls this for every environment
+    it opens (server, ``wattbridge worker`` and embedders alike) before it binds any
+    billing sink, so :meth:`LedgerSink.bind` can rely on the table being there.
+    """
     if environment == "live":
         migrations.apply(db)

@@ -1,4 +1,4 @@
-"""The ledger sink and its table."""
+"""The ledger sink and its table (created only by the ``prepare_storage`` hook)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,25 @@ class LedgerSink:
     environments: frozenset[EnvironmentName] = frozenset({"live"})
 
     def bind(self, context: SinkContext) -> BillingSink:
-        """A ledger writing to ``context.db`` (its table is created if missing)."""
-        migrations.apply(context.db.utils())
+        """A ledger writing to ``context.db``.
+
+        The table comes from the plugin's ``prepare_storage`` hook alone, which the
+        core runs for every environment before any sink can be bound; ``bind`` only
+        checks that it ran, so a database that skipped it fails here, at startup,
+        rather than on every delivery.
+
+        :raises ConfigurationError: ``context.db`` has no ledger table.
+        """
+        found = context.db.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'billing_ledger'"
+        )
+        if found is None:
+            raise ConfigurationError(
+                f"the {context.environment} database has no billing_ledger table; open the "
+                "environment through wattbridge (its startup runs every plugin's "
+                "prepare_storage) or call wattbridge_ledger.prepare_storage(db, "
+                f"{context.environment!r}) before binding the ledger"
+            )
         return BoundLedger(context.db, context.clock)
 
     def record(self, event: UsageEvent) -> None:
