@@ -177,6 +177,11 @@ def test_patch_changes_only_what_is_sent(world: World) -> None:
     )
     assert patched["url"] == other_url and patched["events"] == ["scan.failed"]
     assert patched["description"] is None and patched["enabled"] is True
+    unchanged = world.sandbox.ok("PATCH", ONE, id=created["id"], json={"description": None})
+    assert unchanged["events"] == ["scan.failed"]  # absent: kept
+    everything = world.sandbox.ok("PATCH", ONE, id=created["id"], json={"events": ["*"]})
+    assert everything["events"] is None  # every type again
+    world.sandbox.ok("PATCH", ONE, id=created["id"], json={"events": ["scan.failed"]})
     described = world.sandbox.ok("PATCH", ONE, id=created["id"], json={"description": "x"})
     assert described["url"] == other_url and described["description"] == "x"
     disabled = world.sandbox.ok("PATCH", ONE, id=created["id"], json={"enabled": False})
@@ -444,6 +449,10 @@ def test_unknown_event_types_are_refused_with_the_valid_ones(world: World) -> No
     created = world.create(events=["scan.failed"])
     world.sandbox.refused("PATCH", ONE, id=created["id"], json={"events": ["device.linked"]})
     world.sandbox.refused("POST", ENDPOINTS, json={"url": world.receiver.url, "events": []})
+    mixed = world.sandbox.refused(
+        "POST", ENDPOINTS, json={"url": world.receiver.url, "events": ["*", "scan.failed"]}
+    )
+    assert mixed["details"]["errors"][0]["path"] == "$.events[0]"
     assert world.sandbox.ok("GET", ONE, id=created["id"])["events"] == ["scan.failed"]
     assert world.sandbox.ok("GET", ENDPOINTS)["pagination"]["total"] == 1
 

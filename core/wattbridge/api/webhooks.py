@@ -8,7 +8,7 @@ from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Reply
 from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
 from wattbridge.services.events import EVENT_TYPES
-from wattbridge.services.webhooks import WebhookEndpointService
+from wattbridge.services.webhooks import ALL_EVENTS, WebhookEndpointService
 
 _BASE = "/v1/webhook-endpoints"
 _ONE = _BASE + "/{id}"
@@ -115,7 +115,13 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 _EVENT_LIST = {
     "type": ["array", "null"],
     "items": {"type": "string", "enum": list(EVENT_TYPES)},
-    "description": "Event types to receive; null or absent: every type.",
+    "description": "Event types to receive; null: every type.",
+}
+_EVENT_LIST_INPUT = {
+    "type": ["array", "null"],
+    "items": {"type": "string", "enum": [ALL_EVENTS, *EVENT_TYPES]},
+    "description": 'Event types to receive; ["*"], null or absent: every type '
+    '(on PATCH, absent leaves the subscription as it is and ["*"] resets it to every type).',
 }
 _ENDPOINT_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string", "pattern": "^we_"},
@@ -161,7 +167,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {
             "url": {"type": "string", "maxLength": 2048},
-            "events": _EVENT_LIST,
+            "events": _EVENT_LIST_INPUT,
             "description": {"type": ["string", "null"], "maxLength": 500},
         },
     },
@@ -170,7 +176,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {
             "url": {"type": ["string", "null"], "maxLength": 2048},
-            "events": _EVENT_LIST,
+            "events": _EVENT_LIST_INPUT,
             "description": {"type": ["string", "null"], "maxLength": 500},
             "enabled": {"type": ["boolean", "null"]},
         },

@@ -261,17 +261,28 @@ def _require_enabled(endpoint: StoredEndpoint, then: str) -> None:
         )
 
 
+ALL_EVENTS = "*"
+"""``events: ["*"]`` subscribes to every type, as leaving ``events`` out does (Stripe's
+spelling); it is how a PATCH turns a filtered endpoint back into one that gets all."""
+
+
 def _event_filter(events: list[str] | None, problems: list[FieldError]) -> tuple[str, ...] | None:
     """Validate a subscription list (appending problems); None means every type."""
-    if events is None:
+    if events is None or events == [ALL_EVENTS]:
         return None
     if not events:
         problems.append(
-            FieldError("$.events", "list at least one event type, or leave events out for all")
+            FieldError(
+                "$.events", 'list at least one event type, or ["*"] (or leave events out) for all'
+            )
         )
     valid = ", ".join(EVENT_TYPES)
     for index, name in enumerate(events):
-        if name not in EVENT_TYPES:
+        if name == ALL_EVENTS:
+            problems.append(
+                FieldError(f"$.events[{index}]", '"*" means every type: send it alone')
+            )
+        elif name not in EVENT_TYPES:
             problems.append(
                 FieldError(
                     f"$.events[{index}]", f"unknown event type {name!r}; valid types: {valid}"
