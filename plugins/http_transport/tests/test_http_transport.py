@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
 import ssl
 import threading
 import time
@@ -13,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
+import httpcore
 import httpx
 import pytest
 import trustme
@@ -23,6 +26,8 @@ from wattbridge.clock import FrozenClock
 from wattbridge.drivers.webhooks import Delivery, DeliveryOutcome, WebhookTransport
 from wattbridge.webhooks.signing import generate_secret, signed_headers
 from wattbridge_http import HttpTransport, parse_retry_after
+from wattbridge_http.pinning import PinnedBackend, pinned, socket_is_readable
+from wattbridge_http.sharding import ShardedPool
 
 HOST = "hooks.example.test"  # never resolved: the transport must use connect_address
 BODY = '{"id":"evt_1","type":"scan.completed","data":{"id":"scan_1","note":"é ✓"}}'.encode()
@@ -48,6 +53,7 @@ class Receiver:
         self, tls: ssl.SSLContext | None = None, address: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.requests: list[Received] = []
+        self.closed: list[int] = []  # client ports of connections that have ended
         self.release = threading.Event()  # lets /slow finish when the test is done
         receiver = self
 
@@ -68,6 +74,12 @@ class Receiver:
                     )
                 )
                 receiver.answer(self)
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    receiver.closed.append(self.client_address[1])
 
         self.server = _Server((address, port), Handler)
         self.server.daemon_threads = True
@@ -304,6 +316,219 @@ def test_many_concurrent_deliveries_share_the_pools(receiver: Receiver) -> None:
     assert len(receiver.requests) == 80
     # At most 20 connections were ever opened (the limit), and they were reused.
     assert len({r.client_port for r in receiver.requests}) <= 20
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait for something another thread does (a receiver noticing a closed connection)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+class FakeMonotonic:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sharded_pool(clock: FakeMonotonic, idle_seconds: float = 60.0) -> ShardedPool:
+    """Pools as the transport builds them, but whose connections never expire by themselves."""
+
+    def make_pool(size: int) -> httpcore.AsyncConnectionPool:
+        return httpcore.AsyncConnectionPool(
+            max_connections=size,
+            max_keepalive_connections=size,
+            keepalive_expiry=None,  # so only the idle-address rule can close a connection
+            network_backend=PinnedBackend(),
+        )
+
+    return ShardedPool(make_pool, 8, idle_seconds=idle_seconds, monotonic=clock)
+
+
+async def post(pool: ShardedPool, port: int, address: str, path: str = "/ok") -> int:
+    """One POST to ``HOST`` pinned to ``address``; the status code."""
+    request = httpcore.Request(
+        "POST",
+        f"http://{HOST}:{port}{path}",
+        headers=[("Host", f"{HOST}:{port}"), ("Content-Length", str(len(BODY)))],
+        content=BODY,
+    )
+    with pinned(HOST, address):
+        response = await pool.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+    return response.status
+
+
+def test_an_address_unused_for_the_idle_time_loses_its_pools_and_connections(
+    receiver: Receiver,
+) -> None:
+    port = receiver.port
+    clock = FakeMonotonic()
+    with Receiver(address="127.0.0.2", port=port) as elsewhere:
+
+        async def main() -> None:
+            pool = sharded_pool(clock, idle_seconds=60)
+            try:
+                assert await post(pool, port, "127.0.0.1") == 200
+                clock.now += 30
+                assert await post(pool, port, "127.0.0.2") == 200
+                clock.now += 29  # .1 unused for 59 s: kept
+                assert await post(pool, port, "127.0.0.2") == 200
+                assert pool.addresses == ["127.0.0.1", "127.0.0.2"]
+                clock.now += 1  # .1 unused for 60 s: its pools go, its connection is closed
+                assert await post(pool, port, "127.0.0.2") == 200
+                assert pool.addresses == ["127.0.0.2"]
+                first = receiver.requests[0].client_port
+                await eventually(lambda: first in receiver.closed)
+                assert await post(pool, port, "127.0.0.1") == 200  # a new pool and connection
+                assert pool.addresses == ["127.0.0.2", "127.0.0.1"]
+                assert elsewhere.closed == []  # the address in use kept its connection
+            finally:
+                await pool.aclose()
+
+        asyncio.run(main())
+        assert len({r.client_port for r in receiver.requests}) == 2
+        assert len(elsewhere.requests) == 3
+        assert len({r.client_port for r in elsewhere.requests}) == 1
+
+
+def test_an_address_with_a_request_in_flight_keeps_its_pools(receiver: Receiver) -> None:
+    port = receiver.port
+    clock = FakeMonotonic()
+    with Receiver(address="127.0.0.2", port=port):
+
+        async def main() -> None:
+            pool = sharded_pool(clock, idle_seconds=60)
+            try:
+                slow = asyncio.create_task(post(pool, port, "127.0.0.1", "/slow"))
+                await eventually(lambda: len(receiver.requests) == 1)  # in flight
+                clock.now += 600
+                assert await post(pool, port, "127.0.0.2") == 200
+                assert pool.addresses == ["127.0.0.1", "127.0.0.2"]  # not dropped
+                clock.now += 30
+                receiver.release.set()
+                assert await slow == 200
+                # Idle time counts from the end of the slow request, not from its start.
+                clock.now += 59
+                assert await post(pool, port, "127.0.0.2") == 200
+                assert "127.0.0.1" in pool.addresses
+                assert receiver.closed == []
+                clock.now += 1
+                assert await post(pool, port, "127.0.0.2") == 200
+                assert pool.addresses == ["127.0.0.2"]
+                slow_port = receiver.requests[0].client_port
+                await eventually(lambda: slow_port in receiver.closed)
+            finally:
+                await pool.aclose()
+
+        asyncio.run(main())
+
+
+def test_the_transport_drops_an_address_once_its_keep_alive_has_expired(
+    receiver: Receiver,
+) -> None:
+    # Without the idle-address rule httpcore would only close the expired
+    # connection the next time the same address is used: here, never.
+    url = f"http://{HOST}:{receiver.port}/ok"
+    with Receiver(address="127.0.0.2", port=receiver.port) as elsewhere:
+
+        async def main(transport: HttpTransport) -> None:
+            assert (await transport.send(Delivery(url, BODY, {}, "127.0.0.1"))).succeeded
+            await asyncio.sleep(0.3)
+            assert (await transport.send(Delivery(url, BODY, {}, "127.0.0.2"))).succeeded
+            first = receiver.requests[0].client_port
+            await eventually(lambda: first in receiver.closed)
+            assert elsewhere.closed == []
+
+        run(main, HttpTransport(limits=httpx.Limits(max_connections=10, keepalive_expiry=0.2)))
+
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """Both ends of a TCP connection over loopback."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname())
+        peer, _ = listener.accept()
+    return ours, peer
+
+
+@pytest.fixture(params=["poll", "select"])
+def readiness_call(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with ``select.poll``, and again without it (as on Windows)."""
+    if request.param == "select":
+        monkeypatch.delattr(select, "poll")
+    return str(request.param)
+
+
+pair_kinds = pytest.mark.parametrize(
+    "make_pair", [socket.socketpair, tcp_pair], ids=["socketpair", "tcp"]
+)
+
+
+def readable_soon(sock: socket.socket) -> bool:
+    """Whether ``sock`` becomes readable within a second (a FIN crosses loopback at once)."""
+    deadline = time.monotonic() + 1
+    while not socket_is_readable(sock):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pair_kinds
+def test_an_open_idle_socket_is_not_readable_and_one_whose_peer_closed_is(
+    make_pair: Callable[[], tuple[socket.socket, socket.socket]], readiness_call: str
+) -> None:
+    ours, peer = make_pair()
+    with ours, peer:
+        assert not socket_is_readable(ours)
+        assert not socket_is_readable(ours)  # asking does not change the answer
+        peer.close()
+        assert readable_soon(ours)
+        assert ours.recv(1) == b""  # readable because the stream has ended
+
+
+@pair_kinds
+def test_a_socket_with_bytes_nobody_asked_for_is_readable(
+    make_pair: Callable[[], tuple[socket.socket, socket.socket]], readiness_call: str
+) -> None:
+    ours, peer = make_pair()
+    with ours, peer:
+        peer.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+        assert readable_soon(ours)
+        assert ours.recv(4) == b"HTTP"  # nothing was consumed by the check
+
+
+def test_a_missing_or_closed_socket_counts_as_readable(readiness_call: str) -> None:
+    ours, peer = socket.socketpair()
+    with peer:
+        ours.close()
+        assert socket_is_readable(ours)
+    assert socket_is_readable(None)
+
+
+def test_a_pinned_connection_is_readable_once_the_receiver_closes_it() -> None:
+    # What httpcore asks of an idle pooled connection before reusing it.
+    async def main() -> list[object]:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            stream = await PinnedBackend().connect_tcp("127.0.0.1", listener.getsockname()[1])
+            peer, _ = listener.accept()
+        try:
+            before = stream.get_extra_info("is_readable")
+            peer.close()
+            await eventually(lambda: bool(stream.get_extra_info("is_readable")))
+            return [before, stream.get_extra_info("is_readable")]
+        finally:
+            await stream.aclose()
+
+    assert asyncio.run(main()) == [False, True]
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,13 @@ another environment's rules).
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 import httpcore
-from httpcore._utils import is_socket_readable
 
 _pin: ContextVar[tuple[str, str] | None] = ContextVar("wattbridge_http_pin", default=None)
 
@@ -48,6 +48,38 @@ def current_address() -> str | None:
     """The address connections are pinned to in this context (None: not pinned)."""
     pin = _pin.get()
     return None if pin is None else pin[1]
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def socket_is_readable(sock: _HasFileno | None) -> bool:
+    """Whether reading ``sock`` would return at once, without reading or waiting.
+
+    This is how a pooled keep-alive connection is checked before reuse: with no
+    request outstanding, a readable socket means the peer closed it (the read
+    would return the end of the stream) or sent bytes nobody asked for; either
+    way the connection is unusable. A missing socket (None) or a closed one
+    (``fileno()`` is -1) counts as readable for the same reason: the next read
+    could only fail. It polls with a zero timeout: ``select.poll`` where it
+    exists (no limit on descriptor numbers, unlike ``select.select``'s
+    ``FD_SETSIZE``), ``select.select`` elsewhere (Windows).
+    """
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poll = getattr(select, "poll", None)
+    if poll is None:
+        try:
+            readable, _, _ = select.select([fd], [], [], 0)
+        except (OSError, ValueError):
+            return True  # a descriptor closed behind the socket's back: unusable
+        return bool(readable)
+    poller = poll()
+    poller.register(fd, select.POLLIN)
+    # A descriptor closed behind the socket's back answers POLLNVAL: also unusable.
+    return bool(poller.poll(0))
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -139,5 +171,5 @@ class _KnownSocketStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         """As the wrapped stream, but "is_readable" polls the known socket directly."""
         if info == "is_readable" and self._socket is not None:
-            return is_socket_readable(self._socket)
+            return socket_is_readable(self._socket)
         return self._inner.get_extra_info(info)

@@ -16,7 +16,7 @@ from wattbridge.clock import Clock, SystemClock
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.webhooks import Delivery, DeliveryOutcome
 from wattbridge_http.pinning import PinnedBackend, pinned
-from wattbridge_http.sharding import ShardedPool
+from wattbridge_http.sharding import IDLE_SECONDS, ShardedPool
 
 RESPONSE_BODY_LIMIT = 1024
 """Bytes of the receiver's answer kept for the delivery log."""
@@ -46,8 +46,15 @@ class _PinnedHTTPTransport(httpx.AsyncHTTPTransport):
                 network_backend=PinnedBackend(),
             )
 
+        # Once an address has been unused for the keep-alive expiry, every connection
+        # in its pools has expired, so the pools go too (IDLE_SECONDS if none expire).
+        expiry = limits.keepalive_expiry
         # Same interface, different class: httpx only calls handle_async_request and aclose.
-        self._pool = ShardedPool(pool, limits.max_connections or 100)  # type: ignore[assignment]
+        self._pool = ShardedPool(  # type: ignore[assignment]
+            pool,
+            limits.max_connections or 100,
+            idle_seconds=IDLE_SECONDS if expiry is None else expiry,
+        )
 
 
 class HttpTransport:
@@ -56,7 +63,9 @@ class HttpTransport:
     :param verify: TLS verification: True (the system's CA bundle via certifi),
         or an ``ssl.SSLContext`` (tests, private CAs). Never disable it in live.
     :param limits: ``max_connections`` (default 100) is the most connections open at
-        once, all kept alive between deliveries; ``keepalive_expiry`` closes idle ones.
+        once, all kept alive between deliveries; ``keepalive_expiry`` (default 5 s)
+        closes idle ones, and drops the pools of an address unused for that long
+        (after five minutes when it is None).
     :param clock: the reference for ``Retry-After`` dates when the response has no ``Date``.
     """
 
