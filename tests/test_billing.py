@@ -175,11 +175,13 @@ def test_a_live_scan_costs_its_plans_credits_and_counts_this_month(
         "overageScans": 0,
         "hardCap": True,
         "creditsPerScan": 3,
+        "devicesConnected": 0,
+        "deviceLimit": 100,
     }
 
 
 def test_the_default_plan_is_one_credit_and_a_hard_cap_of_100(plat: Platform) -> None:
-    assert PlanStore(plat.control_db).get("proj_unknown") == Plan(1, 100, True)
+    assert PlanStore(plat.control_db).get("proj_unknown") == Plan(1, 100, True, 100)
 
 
 def test_over_a_hard_cap_the_scan_is_refused_and_nothing_is_stored(
@@ -257,6 +259,7 @@ def test_the_sandbox_counts_nothing_and_is_never_limited(plat: Platform, project
     assert usage["metered"] is False
     assert (usage["scansThisMonth"], usage["creditsUsed"], usage["tierLimit"]) == (0, 0, None)
     assert (usage["overage"], usage["hardCap"], usage["creditsPerScan"]) == (False, False, None)
+    assert usage["deviceLimit"] is None
     assert billing_workers(plat.environment("sandbox")) == []
     assert UsageStore(plat.environment("sandbox").db).deliveries(scans[0]["id"]) == []
 
@@ -414,6 +417,9 @@ def test_revising_a_plan_changes_only_what_is_given() -> None:
     assert revise_plan(plan, hard_cap=False) == Plan(5, 100, False)
     assert revise_plan(plan, unlimited=True) == Plan(5, None, True)
     assert revise_plan(Plan(5, None, True), tier_limit=7) == Plan(5, 7, True)
+    assert revise_plan(plan, device_limit=3) == Plan(5, 100, True, 3)
+    assert revise_plan(plan, unlimited_devices=True) == Plan(5, 100, True, None)
+    assert revise_plan(Plan(device_limit=None), tier_limit=7).device_limit is None
 
 
 @pytest.mark.parametrize(
@@ -422,6 +428,8 @@ def test_revising_a_plan_changes_only_what_is_given() -> None:
         ({"credits_per_scan": -1}, "$.creditsPerScan"),
         ({"tier_limit": -3}, "$.tierLimit"),
         ({"tier_limit": 3, "unlimited": True}, "$.tierLimit"),
+        ({"device_limit": -1}, "$.deviceLimit"),
+        ({"device_limit": 3, "unlimited_devices": True}, "$.deviceLimit"),
     ],
 )
 def test_bad_plan_values_are_refused(changes: dict[str, Any], path: str) -> None:

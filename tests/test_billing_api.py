@@ -218,7 +218,8 @@ def test_set_plan_refuses_bad_values_and_unknown_projects(data_dir: Path) -> Non
     unknown = command("projects", "set-plan", "nobody", "--data-dir", str(data_dir))
     assert unknown.exit_code == 1 and "no project 'nobody'" in unknown.stderr
     shown = wattbridge("projects", "set-plan", "acme", "--no-tier-limit", "--overage",
-                       "--data-dir", str(data_dir))
+                       "--no-device-limit", "--data-dir", str(data_dir))
     assert shown.returncode == 0, shown.stderr
     assert "tier limit        none" in shown.stdout
     assert "over the limit    run, flagged as overage" in shown.stdout
+    assert "device limit      none" in shown.stdout

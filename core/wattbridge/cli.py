@@ -260,6 +260,10 @@ def projects_list(as_json: bool, data_dir: Path | None, config_file: Path | None
     default=None,
     help="At the limit, refuse further scans (429) or run them flagged as overage.",
 )
+@click.option(
+    "--device-limit", type=click.IntRange(min=0), help="Connected live devices at most."
+)
+@click.option("--no-device-limit", is_flag=True, help="Remove the device limit.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @data_options
 @_handle_errors
@@ -269,16 +273,20 @@ def projects_set_plan(
     tier_limit: int | None,
     no_tier_limit: bool,
     hard_cap: bool | None,
+    device_limit: int | None,
+    no_device_limit: bool,
     as_json: bool,
     data_dir: Path | None,
     config_file: Path | None,
 ) -> None:
-    """Change a project's live-scan plan (options not given stay) and print the plan."""
+    """Change a project's live plan (options not given stay) and print the plan."""
     from wattbridge.services.metering import describe_plan, revise_plan
     from wattbridge.store.control import PlanStore
 
     if no_tier_limit and tier_limit is not None:
         raise click.UsageError("give --tier-limit N or --no-tier-limit, not both")
+    if no_device_limit and device_limit is not None:
+        raise click.UsageError("give --device-limit N or --no-device-limit, not both")
     platform = _open(data_dir, config_file)
     target = platform.access.project(project)
     plans = PlanStore(platform.control_db)
@@ -288,6 +296,8 @@ def projects_set_plan(
         tier_limit=tier_limit,
         unlimited=no_tier_limit,
         hard_cap=hard_cap,
+        device_limit=device_limit,
+        unlimited_devices=no_device_limit,
     )
     plans.set(target.id, plan, platform.clock.now())
     if as_json:
@@ -295,10 +305,14 @@ def projects_set_plan(
         return
     limit = "none" if plan.tier_limit is None else f"{plan.tier_limit} live scans per UTC month"
     at_limit = "refuse (429 SCAN_LIMIT_REACHED)" if plan.hard_cap else "run, flagged as overage"
+    devices = (
+        "none" if plan.device_limit is None else f"{plan.device_limit} connected live devices"
+    )
     click.echo(f"project           {target.name} ({target.id})")
     click.echo(f"credits per scan  {plan.credits_per_scan}")
     click.echo(f"tier limit        {limit}")
     click.echo(f"over the limit    {at_limit}")
+    click.echo(f"device limit      {devices}")
 
 
 @cli.command("plugins")

@@ -60,7 +60,9 @@ class Environment:
         self.events = EventStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
         self.event_service = EventService(self.events, name, clock, config.webhook_delay)
-        self.devices = DeviceService(self)
+        # The contract: live projects may connect as many devices as their plan
+        # allows; the sandbox has no device limit, whatever a plan says.
+        self.devices = DeviceService(self, plans if name == "live" else None)
 
     def _single(self, plugins: PluginSet, kind: str, name: str) -> RegisteredDriver | None:
         chosen = self._optional(plugins, kind, (name,))

@@ -358,6 +358,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "overageScans",
             "hardCap",
             "creditsPerScan",
+            "devicesConnected",
+            "deviceLimit",
         ],
         period=_obj(["start", "end"], start=TIME, end=TIME),
         metered={"type": "boolean", "description": "false: nothing is counted (sandbox)"},
@@ -368,5 +370,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         overageScans={"type": "integer", "minimum": 0},
         hardCap={"type": "boolean", "description": "true: over the limit answers 429."},
         creditsPerScan={"type": ["number", "null"], "description": "null in the sandbox"},
+        devicesConnected={"type": "integer", "minimum": 0},
+        deviceLimit={
+            "type": ["integer", "null"],
+            "description": "Connected devices the plan allows; null: no limit (and in the "
+            "sandbox). Linking past it answers 403 DEVICE_LIMIT_REACHED.",
+        },
     ),
 }

@@ -53,6 +53,7 @@ from wattbridge.store.devices import DeviceRow, DeviceStore, ReadActions
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
+    from wattbridge.store.control import PlanStore
 
 CACHE_TTL = timedelta(minutes=15)
 EXPEDITE_TTL = timedelta(minutes=1)
@@ -73,16 +74,28 @@ class Reading:
 class DeviceService:
     """The devices of one environment.
 
-    ``device_limit`` is the most connected devices a project may have (None: no
-    limit). It is a seam for the plans of live projects; the sandbox has none.
+    ``plans`` limit how many devices a project may have connected at once: each
+    project's :attr:`~wattbridge.store.control.Plan.device_limit`. The environment
+    decides whether its devices are limited at all (live: yes; the sandbox passes
+    None and is never limited, whatever a plan says).
     """
 
-    def __init__(self, env: Environment, device_limit: int | None = None) -> None:
+    def __init__(self, env: Environment, plans: PlanStore | None) -> None:
         self.env = env
         self.clock = env.clock
-        self.device_limit = device_limit
+        self.plans = plans
         self.store = DeviceStore(env.db)
         self.actions = ActionService(env, self)
+
+    # --- limits ----------------------------------------------------------------
+
+    def device_limit(self, project_id: str) -> int | None:
+        """The most devices the project may have connected here; None: no limit."""
+        return None if self.plans is None else self.plans.get(project_id).device_limit
+
+    def connected_count(self, project_id: str) -> int:
+        """How many devices the project has connected here."""
+        return self.store.count_connected(project_id)
 
     # --- providers ------------------------------------------------------------
 
@@ -167,10 +180,12 @@ class DeviceService:
         returned as it is, without a new event. Used by the Link UI and by
         ``POST /v1/sandbox/devices``.
 
-        :raises DeviceLimitReached: the new devices would exceed ``device_limit``.
+        :raises DeviceLimitReached: the new devices would take the project past its
+            plan's device limit; then none of them is linked.
         """
         now = self.clock.now()
         rows: list[DeviceRow] = []
+        limit = self.device_limit(project_id)
         with self.env.db.transaction():
             # Looked up once per external id; a device inserted below is added, so a
             # repeated external id in ``discovered`` is returned rather than linked twice.
@@ -178,14 +193,13 @@ class DeviceService:
                 d.external_id: self.store.find_linked(project_id, provider, d.external_id)
                 for d in discovered
             }
-            if self.device_limit is not None:
+            if limit is not None:
+                # Counted inside the write transaction (BEGIN IMMEDIATE), so two
+                # concurrent links cannot both take the last free slot.
                 connected = self.store.count_connected(project_id)
-                fresh = sum(1 for d in discovered if linked[d.external_id] is None)
-                if connected + fresh > self.device_limit:
-                    raise DeviceLimitReached(
-                        f"This project may connect at most {self.device_limit} devices and has "
-                        f"{connected}; disconnect devices or upgrade the plan."
-                    )
+                fresh = sum(1 for existing in linked.values() if existing is None)
+                if connected + fresh > limit:
+                    raise device_limit_reached(project_id, limit, connected, fresh)
             for index, found in enumerate(discovered):
                 existing = linked[found.external_id]
                 if existing is not None:
@@ -360,6 +374,20 @@ class DeviceService:
             },
             "lastAction": None if latest is None else render_action(latest),
         }
+
+
+def device_limit_reached(
+    project_id: str, limit: int, connected: int, fresh: int
+) -> DeviceLimitReached:
+    """The 403 of a link past the plan: the limit, the count, how to make room or raise it."""
+    adding = "another device" if fresh == 1 else f"{fresh} more devices"
+    return DeviceLimitReached(
+        f"This project may have at most {limit} connected devices and has {connected}, "
+        f"so it cannot link {adding}. Disconnect devices it no longer needs "
+        "(DELETE /v1/devices/{id}), or ask an operator to raise the limit "
+        f"(wattbridge projects set-plan {project_id} --device-limit N).",
+        {"deviceLimit": limit, "devicesConnected": connected},
+    )
 
 
 def summary(row: DeviceRow) -> dict[str, Any]:

@@ -97,9 +97,11 @@ class LiveMeter:
 
 
 def usage_report(env: Environment, project_id: str) -> dict[str, Any]:
-    """``GET /v1/usage``: this UTC month's charged scans and credits, and the plan.
+    """``GET /v1/usage``: this UTC month's charged scans and credits, the plan, and
+    the project's connected devices with its device limit.
 
-    An unmetered environment (the sandbox) counts nothing and has no limit.
+    An unmetered environment (the sandbox) counts nothing and has no limit; an
+    environment without device limits (the sandbox) shows ``deviceLimit`` null.
     """
     period = month_of(env.clock.now())
     metered = env.config.metered
@@ -119,6 +121,8 @@ def usage_report(env: Environment, project_id: str) -> dict[str, Any]:
         "overageScans": month.overage_scans,
         "hardCap": plan.hard_cap if plan else False,
         "creditsPerScan": plan.credits_per_scan if plan else None,
+        "devicesConnected": env.devices.connected_count(project_id),
+        "deviceLimit": env.devices.device_limit(project_id),
     }
 
 
@@ -132,15 +136,22 @@ def revise_plan(
     tier_limit: int | None = None,
     unlimited: bool = False,
     hard_cap: bool | None = None,
+    device_limit: int | None = None,
+    unlimited_devices: bool = False,
 ) -> Plan:
     """``current`` with the given settings changed (None: unchanged).
 
     :param unlimited: remove the tier limit (exclusive with ``tier_limit``).
+    :param unlimited_devices: remove the device limit (exclusive with ``device_limit``).
     :raises ValidationFailed: a negative or contradictory value, naming the setting.
     """
     if unlimited and tier_limit is not None:
         raise ValidationFailed.single(
             "$.tierLimit", "give a tier limit or remove it (no tier limit), not both"
+        )
+    if unlimited_devices and device_limit is not None:
+        raise ValidationFailed.single(
+            "$.deviceLimit", "give a device limit or remove it (no device limit), not both"
         )
     if credits_per_scan is not None and not 0 <= credits_per_scan <= MAX_CREDITS_PER_SCAN:
         raise ValidationFailed.single(
@@ -148,11 +159,15 @@ def revise_plan(
         )
     if tier_limit is not None and tier_limit < 0:
         raise ValidationFailed.single("$.tierLimit", "must be 0 or more scans per month")
+    if device_limit is not None and device_limit < 0:
+        raise ValidationFailed.single("$.deviceLimit", "must be 0 or more connected devices")
     limit = current.tier_limit if tier_limit is None else tier_limit
+    devices = current.device_limit if device_limit is None else device_limit
     return Plan(
         credits_per_scan=current.credits_per_scan if credits_per_scan is None else credits_per_scan,
         tier_limit=None if unlimited else limit,
         hard_cap=current.hard_cap if hard_cap is None else hard_cap,
+        device_limit=None if unlimited_devices else devices,
     )
 
 
@@ -162,4 +177,5 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
         "creditsPerScan": plan.credits_per_scan,
         "tierLimit": plan.tier_limit,
         "hardCap": plan.hard_cap,
+        "deviceLimit": plan.device_limit,
     }

@@ -57,6 +57,16 @@ def m002_project_plans(db):  # type: ignore[no-untyped-def]
     )
 
 
+@migrations()
+def m003_plan_device_limit(db):  # type: ignore[no-untyped-def]
+    # The most connected devices a project may have in live; NULL means no limit.
+    # The column default gives plans stored before it existed (and rows written by
+    # an older wattbridge still running on the same data dir) the default of the
+    # time, 100 (DEFAULT_DEVICE_LIMIT), never "unlimited". Written out because a
+    # migration must keep meaning what it meant when it first ran.
+    db.execute("ALTER TABLE project_plans ADD COLUMN device_limit INTEGER DEFAULT 100")
+
+
 @attrs.frozen
 class Project:
     """A tenant: everything its keys can see is scoped to it."""
@@ -186,7 +196,7 @@ class ControlStore:
         return changed == 1
 
 
-# --- plans: what live scans of a project cost and how many a month it may run -----------
+# --- plans: a project's live scans (price, monthly limit) and live devices (limit) ------
 
 CONTROL_DB_FILE = "control.db"
 """The control database's file name inside the data dir."""
@@ -196,15 +206,22 @@ DEFAULT_TIER_LIMIT = 100
 """Live scans a project may run per UTC calendar month unless its plan says otherwise."""
 DEFAULT_HARD_CAP = True
 """By default the tier limit is a hard cap: no project runs up an overage bill unasked."""
+DEFAULT_DEVICE_LIMIT = 100
+"""Connected live devices a project may have unless its plan says otherwise."""
 
 
 @attrs.frozen
 class Plan:
-    """A project's live-scan plan; ``tier_limit`` None means unlimited."""
+    """A project's live plan: what its scans cost, how many a month it may run, and
+    how many devices it may connect at once; a limit of None means unlimited.
+
+    The sandbox ignores plans: its scans are free and its devices unlimited.
+    """
 
     credits_per_scan: int = DEFAULT_CREDITS_PER_SCAN
     tier_limit: int | None = DEFAULT_TIER_LIMIT
     hard_cap: bool = DEFAULT_HARD_CAP
+    device_limit: int | None = DEFAULT_DEVICE_LIMIT
 
 
 class PlanStore:
@@ -217,29 +234,32 @@ class PlanStore:
     def get(self, project_id: str) -> Plan:
         """The project's plan; the default plan when none was set."""
         row = self.db.query_one(
-            "SELECT credits_per_scan, tier_limit, hard_cap FROM project_plans"
+            "SELECT credits_per_scan, tier_limit, hard_cap, device_limit FROM project_plans"
             " WHERE project_id = ?",
             (project_id,),
         )
         if row is None:
             return Plan()
-        return Plan(row["credits_per_scan"], row["tier_limit"], bool(row["hard_cap"]))
+        return Plan(
+            row["credits_per_scan"], row["tier_limit"], bool(row["hard_cap"]), row["device_limit"]
+        )
 
     def set(self, project_id: str, plan: Plan, now: datetime) -> None:
         """Store the project's plan (replacing any earlier one); the project must exist."""
         with self.db.transaction():
             self.db.execute(
                 "INSERT INTO project_plans"
-                " (project_id, credits_per_scan, tier_limit, hard_cap, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET"
+                " (project_id, credits_per_scan, tier_limit, hard_cap, device_limit, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET"
                 " credits_per_scan = excluded.credits_per_scan,"
                 " tier_limit = excluded.tier_limit, hard_cap = excluded.hard_cap,"
-                " updated_at = excluded.updated_at",
+                " device_limit = excluded.device_limit, updated_at = excluded.updated_at",
                 (
                     project_id,
                     plan.credits_per_scan,
                     plan.tier_limit,
                     int(plan.hard_cap),
+                    plan.device_limit,
                     isoformat(now),
                 ),
             )
