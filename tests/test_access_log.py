@@ -7,7 +7,7 @@ import io
 import re
 
 from wattbridge.api import access_log
-from wattbridge.api.access_log import AccessLog, format_line
+from wattbridge.api.access_log import AccessLog, DiscardedAccessLog, format_line
 
 LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z GET /v1/me 200 req_1 1\.5ms")
 
@@ -51,9 +51,12 @@ def test_a_full_batch_or_closing_writes_at_once() -> None:
 
 
 def test_off_discards_and_a_broken_stream_never_fails_a_request() -> None:
-    off = AccessLog.open("off")
+    assert isinstance(AccessLog.open("off"), DiscardedAccessLog)
+    quiet = io.StringIO()
+    off = DiscardedAccessLog(quiet)
     off.record("GET", "/v1/me", 200, "req_1", 1.5)
     off.close()
+    assert quiet.getvalue() == ""
     closed = io.StringIO()
     closed.close()
     broken = AccessLog(closed)

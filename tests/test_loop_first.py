@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.device_support import NOON, api, clock, data, plat, srv  # noqa: F401 (fixtures)
+from tests.device_support import api, clock, data, plat, srv  # noqa: F401 (fixtures)
 from tests.support import Api, ServerThread
 from wattbridge.loopsafe import WouldBlock, may_block, on_loop, running_on_loop
 from wattbridge.serialization import dumps
@@ -37,6 +37,8 @@ def test_the_database_reads_on_the_loop_but_never_writes_or_waits_there(tmp_path
             pass
         with pytest.raises(WouldBlock, match="a write"):
             db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(WouldBlock, match="a write"):
+            db.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
     assert db.query("SELECT * FROM t") == []  # nothing was written
     with db.transaction():
         db.execute("INSERT INTO t VALUES (1)")
@@ -87,4 +89,3 @@ def test_json_bytes_are_compact_utf8_and_strict() -> None:
     assert dumps({"x": math.nan}) == b'{"x":null}'  # NaN is not JSON
     with pytest.raises(TypeError, match="datetime"):  # unstructure it first
         dumps({"at": datetime(2026, 1, 1, tzinfo=UTC)})
-    assert NOON.tzinfo is UTC

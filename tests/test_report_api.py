@@ -190,7 +190,8 @@ def test_a_live_report_shows_the_solver_typical_days(setup: Setup) -> None:
     # Live access withdrawn: the project's live links stop working.
     project = setup.platform.access.project("livecorp")
     setup.platform.access.store.set_live_enabled(project.id, False)
-    error(httpx.get(url), 403, "LIVE_ACCESS_DISABLED")
+    refused = error(httpx.get(url), 403, "LIVE_ACCESS_DISABLED")
+    assert "live reports cannot be opened" in refused["message"]
 
 
 def test_the_document_describes_an_html_answer_and_the_link_credential(setup: Setup) -> None:

@@ -121,6 +121,5 @@ class DiscardedAccessLog(AccessLog):
 
 
 def log_record(method: str, path: str, status: int, request_id: str, millis: float) -> None:
-    """The unbuffered fallback: one :mod:`logging` record, when the logger is enabled."""
-    if logger.isEnabledFor(logging.INFO):
-        logger.info("%s %s %s %s %.1fms", method, path, status, request_id, millis)
+    """The unbuffered fallback: one :mod:`logging` record (when the logger is enabled)."""
+    logger.info("%s %s %s %s %.1fms", method, path, status, request_id, millis)

@@ -338,11 +338,13 @@ def authenticate(platform: Platform, request: Request) -> tuple[Principal, Envir
 def make_endpoint(
     platform: Platform, route: ApiRoute, executor: ApiExecutor
 ) -> Callable[[Request], Any]:
-    """Wrap a route handler into a Starlette endpoint that runs it on ``executor``."""
+    """Wrap a route handler into a Starlette endpoint that runs it on ``executor``
+    (on the event loop first for :attr:`ApiRoute.tries_loop_first` routes)."""
     from wattbridge.api.idempotency import run_idempotent
 
     def handle(request: Request, raw_body: bytes, started: float) -> Response:
-        # Runs in a worker thread: everything that may touch a database is here.
+        # Runs in a worker thread, or inside on_loop() for loop-first routes:
+        # everything that may touch a database is here.
         request_id = request_id_of(request)
         env_name: str | None = None
         try:

@@ -261,8 +261,10 @@ class DeviceProvider(Protocol):
     def capabilities(self, device: DeviceRef) -> Capabilities:
         """Return exactly the commands and settings this device supports.
 
-        Called on every read and push: answer from what is known about the
-        device (its model, its ``attributes``), without calling the vendor.
+        Called on every read and push, possibly on the server's event loop:
+        answer from what is known about the device (its model, its
+        ``attributes``), without calling the vendor, reading files or waiting
+        on a lock.
         """
         ...
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import attrs
 
-from wattbridge.errors import InternalError, Unauthorized, ValidationFailed
+from wattbridge.errors import InternalError, LiveAccessDisabled, Unauthorized, ValidationFailed
 from wattbridge.models.scans import Goal, ScanResult
 from wattbridge.reports.html import ReportView, render_report
 from wattbridge.reports.links import INVALID_LINK, PURPOSE, ReportGrant, ReportLinks
@@ -100,3 +100,8 @@ def link_principal(access: AccessService, grant: ReportGrant) -> Principal:
         return access.key_principal(grant.key_id, grant.environment)
     except Unauthorized:
         raise Unauthorized(INVALID_LINK) from None
+    except LiveAccessDisabled:
+        raise LiveAccessDisabled(
+            "Live access is no longer enabled for this project; its live reports cannot be "
+            "opened."
+        ) from None

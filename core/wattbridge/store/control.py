@@ -166,9 +166,10 @@ class ControlStore:
         The value is per connection (a thread has one for the event loop and
         one for the rest), so it starts with the connection's identity.
         """
+        row = self.db.query_one("PRAGMA data_version")  # a busy database: WouldBlock on the loop
         conn = self.db.connection()
-        row = conn.execute("PRAGMA data_version").fetchone()
-        return id(conn), int(row[0]), conn.total_changes
+        assert row is not None
+        return id(conn), int(row["data_version"]), conn.total_changes
 
     def get_key(self, key_id: str) -> ApiKeyRecord | None:
         """A key record by id."""

@@ -161,29 +161,6 @@ class ActionRow:
     claim_token: str | None
 
 
-def _action(row: Row) -> ActionRow:
-    """An action from its row."""
-
-    def value(column: str) -> Any:
-        raw = row[column]
-        return None if raw is None else orjson.loads(raw)
-
-    return ActionRow(
-        **{
-            **row,
-            "parameters": value("parameters"),
-            "start_at": datetime.fromisoformat(row["start_at"]),
-            "end_at": _time(row["end_at"]),
-            "created_at": datetime.fromisoformat(row["created_at"]),
-            "updated_at": datetime.fromisoformat(row["updated_at"]),
-            "control": value("control"),
-            "outcome": value("outcome"),
-            "due_at": _time(row["due_at"]),
-            "locked_until": _time(row["locked_until"]),
-        }
-    )
-
-
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
@@ -201,11 +178,8 @@ class ReadActions:
     latest: ActionRow | None
 
 
-_ACTION_COLUMNS = (
-    "id", "project_id", "device_id", "command", "parameters", "start_at", "end_at", "state",
-    "created_at", "updated_at", "control", "outcome", "error_code", "error_message", "attempts",
-    "after_action_id", "due_at", "locked_until", "claim_token",
-)
+_ACTION_COLUMNS = tuple(a.name for a in attrs.fields(ActionRow))
+"""The actions table's columns, in :class:`ActionRow` order."""
 _JSON_COLUMNS = ("parameters", "control", "outcome")
 _ACTION_ARRAY = (
     "json_array("
@@ -243,7 +217,8 @@ def _read_actions_sql(at: datetime, states: Sequence[str], limit: int) -> tuple[
 
 
 def _action_of(values: list[Any]) -> ActionRow:
-    """An action from its :data:`_ACTION_ARRAY` form."""
+    """An action from its values in :data:`_ACTION_COLUMNS` order, JSON columns decoded
+    (the :data:`_ACTION_ARRAY` form; its trailing rowid is ignored)."""
     (id_, project_id, device_id, command, parameters, start_at, end_at, state, created_at,
      updated_at, control, outcome, error_code, error_message, attempts, after_action_id,
      due_at, locked_until, claim_token) = values[:_ROWID]
@@ -254,6 +229,14 @@ def _action_of(values: list[Any]) -> ActionRow:
         attempts, after_action_id, _time(due_at), _time(locked_until),
         claim_token,
     )
+
+
+def _action(row: Row) -> ActionRow:
+    """An action from its row (JSON columns still text)."""
+    return _action_of([
+        orjson.loads(row[c]) if c in _JSON_COLUMNS and row[c] is not None else row[c]
+        for c in _ACTION_COLUMNS
+    ])
 
 
 def _read_actions(row: Row) -> ReadActions:
@@ -268,6 +251,12 @@ def _read_actions(row: Row) -> ReadActions:
     # Usually the newest action is also the newest started one: decode it once.
     same = next((a for a in reversed(projected) if a.id == latest[0]), None)
     return ReadActions(projected, same or _action_of(latest))
+
+
+def _read_device(row: Row) -> tuple[DeviceRow, ReadActions]:
+    """A device and its actions from a row of a read query (:func:`_read_actions_sql`)."""
+    actions = _read_actions(row)  # takes its columns out of the row first
+    return _device(row), actions
 
 
 class DeviceStore:
@@ -311,10 +300,7 @@ class DeviceStore:
             " WHERE d.id = ? AND d.project_id = ? AND d.disconnected_at IS NULL",
             [*params, device_id, project_id],
         )
-        if row is None:
-            return None
-        actions = _read_actions(row)
-        return _device(row), actions
+        return None if row is None else _read_device(row)
 
     def find_linked(self, project_id: str, provider: str, external_id: str) -> DeviceRow | None:
         """The connected device of a project with this provider's external id."""
@@ -359,11 +345,7 @@ class DeviceStore:
             " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
             [*action_params, *params, limit, offset],
         )
-        page = []
-        for row in rows:
-            actions = _read_actions(row)
-            page.append((_device(row), actions))
-        return page, int(total["n"] if total else 0)
+        return [_read_device(row) for row in rows], int(total["n"] if total else 0)
 
     def disconnect(self, project_id: str, device_id: str, at: datetime) -> bool:
         """Mark a device disconnected; False when it was not connected."""

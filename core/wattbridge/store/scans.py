@@ -202,14 +202,13 @@ class ScanStore:
         """Insert scans (one or many; call inside the transaction that records their events)."""
         batch = scans if isinstance(scans, list) else list(scans)
         shared = {s.shared_result.digest: s.shared_result for s in batch if s.shared_result}
-        connection = self.db.connection()
         if shared:
             # Usually already there: then this is one index lookup and writes nothing.
-            connection.executemany(
+            self.db.executemany(
                 "INSERT OR IGNORE INTO scan_results (digest, document) VALUES (?, ?)",
                 [(r.digest, r.document) for r in shared.values()],
             )
-        connection.executemany(_INSERT_SQL, [_params(s) for s in batch])
+        self.db.executemany(_INSERT_SQL, [_params(s) for s in batch])
 
     def get(self, project_id: str, scan_id: str) -> ScanRecord | None:
         """One scan of a project, or None (another project's scan is None too)."""
@@ -262,7 +261,7 @@ class ScanStore:
         Each update only applies if the row is still in an earlier status, so a
         second syncer that raced this one cannot move a scan twice.
         """
-        self.db.connection().executemany(
+        self.db.executemany(
             "UPDATE scans SET status = ?, updated_at = ?, completed_at = ?, due_at = ?"
             " WHERE id = ? AND status != ?",
             [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,11 @@ class Database:
         """Run one statement (inside the current transaction if any); return rowcount."""
         may_block("a write")
         return self.connection().execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each of ``rows`` (inside the current transaction if any)."""
+        may_block("a write")
+        self.connection().executemany(sql, rows)
 
     def close(self) -> None:
         """Close every thread's connection."""

@@ -182,7 +182,7 @@ class UsageStore:
         if changed != 1:
             return False
         if settlement.charge:
-            self.db.connection().executemany(
+            self.db.executemany(
                 "INSERT INTO usage_deliveries (event_id, sink, due_at) VALUES (?, ?, ?)",
                 [(settlement.event_id, sink, isoformat(now)) for sink in sinks],
             )
@@ -205,7 +205,7 @@ class UsageStore:
             (isoformat(now), *sinks, limit),
         )
         token = secrets.token_hex(16)
-        self.db.connection().executemany(
+        self.db.executemany(
             "UPDATE usage_deliveries SET due_at = ?, claim_token = ?, attempts = attempts + 1"
             " WHERE event_id = ? AND sink = ?",
             [(isoformat(locked_until), token, r["id"], r["sink"]) for r in rows],
