@@ -21,6 +21,7 @@ from wattbridge.services.dispatcher import WebhookDispatcher
 from wattbridge.services.retry_policy import RETRY_DELAYS, RetryPolicy
 from wattbridge.services.webhooks import WebhookEndpointService
 from wattbridge.webhooks.signing import InvalidSignature, verify
+from wattbridge.workers import WorkerRunner
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 PRIVATE = {"sandbox.private_webhook_targets": True, "live.private_webhook_targets": True}
@@ -107,7 +108,9 @@ def test_a_tampered_delivery_is_rejected(world: World, part: str) -> None:
     if part == "body":
         body = body.replace(b"scan_1", b"scan_2")
     elif part == "webhook-id":
-        headers["webhook-id"] = headers["webhook-id"][:-1] + "x"
+        # A different last character (an id ending in "x" must still change).
+        last = headers["webhook-id"][-1]
+        headers["webhook-id"] = headers["webhook-id"][:-1] + ("y" if last == "x" else "x")
     else:
         headers["webhook-timestamp"] = str(int(headers["webhook-timestamp"]) + 1)
     with pytest.raises(InvalidSignature):
@@ -528,3 +531,119 @@ def test_recover_brings_waiting_retries_forward(world: World) -> None:
     ]
     assert log[1]["nextAttemptAt"] == isoformat(T0 + timedelta(seconds=7))
     assert len({r.webhook_id for r in world.receiver.received}) == 1
+
+
+def backlog(world: World, count: int) -> set[str]:
+    """Record ``count`` events at once (one endpoint must exist); return their ids."""
+    environment = world.env()
+    with environment.db.transaction():
+        return {
+            environment.event_service.record(world.project, "scan.completed", {})
+            for _ in range(count)
+        }
+
+
+def wait_until_received(world: World, count: int) -> None:
+    """Wait (up to 10 s) until the receiver has seen ``count`` requests."""
+    deadline = time.monotonic() + 10
+    while len(world.receiver.received) < count:
+        assert time.monotonic() < deadline, "the dispatcher never started sending"
+        time.sleep(0.01)
+
+
+def stop_mid_backlog(world: World, dispatcher: WebhookDispatcher, in_flight: int) -> float:
+    """Run ``dispatcher`` in a thread, ask it to stop once ``in_flight`` sends have reached
+    the receiver, and return how long it took to return after that."""
+    sender = threading.Thread(target=dispatcher.run_once)
+    sender.start()
+    wait_until_received(world, in_flight)
+    asked = time.monotonic()
+    dispatcher.request_stop()
+    sender.join(30)
+    assert not sender.is_alive()
+    return time.monotonic() - asked
+
+
+def attempts(world: World) -> list[dict[str, Any]]:
+    """Every attempt row of the sandbox, oldest first."""
+    return [
+        dict(row)
+        for row in world.env().db.query(
+            "SELECT webhook_id, event_id, status, locked_until FROM webhook_attempts ORDER BY id"
+        )
+    ]
+
+
+def test_a_stop_ends_a_pass_mid_backlog_and_the_rest_is_delivered_later(world: World) -> None:
+    """Sends in flight finish within the stop grace and are recorded; the backlog stays
+    due, and the next dispatcher delivers every event exactly once."""
+    world.endpoint()
+    events = backlog(world, 500)
+    world.receiver.answer(200, delay=0.3)
+    # Draining 500 deliveries 16 at a time at 0.3 s each takes about 10 s.
+    first = world.dispatcher(concurrency=16, stop_grace=5.0)
+    assert stop_mid_backlog(world, first, in_flight=16) < 3.0
+    rows = attempts(world)
+    sent = [r for r in rows if r["status"] == "succeeded"]
+    assert 16 <= len(sent) < 250
+    assert {r["status"] for r in rows} == {"succeeded", "pending"}
+    # What reached the receiver was answered within the grace and recorded.
+    assert sorted(r.webhook_id for r in world.receiver.acknowledged) == sorted(
+        r["webhook_id"] for r in sent
+    )
+    world.receiver.answer(200)
+    world.dispatcher(concurrency=16).run_once()
+    ids = [r.webhook_id for r in world.receiver.acknowledged]
+    assert len(ids) == len(set(ids)) == len(world.receiver.received) == 500
+    assert {json_of(r)["id"] for r in world.receiver.acknowledged} == events
+    assert {r["status"] for r in attempts(world)} == {"succeeded"}
+
+
+def test_a_stop_cancels_slow_sends_and_releases_them_to_the_next_worker(world: World) -> None:
+    """Sends that outlast the stop grace are cancelled: their attempts stay pending (not
+    failed), unleased, and the next dispatcher sends them again with the same webhook-id."""
+    world.endpoint()
+    events = backlog(world, 200)
+    world.receiver.answer(200, delay=2.0)
+    first = world.dispatcher(concurrency=16, stop_grace=0.2)
+    assert stop_mid_backlog(world, first, in_flight=16) < 3.0
+    rows = attempts(world)
+    # One pending attempt per event; the frozen clock never reaches the 10 s lease's
+    # end, so only a released lease lets the next dispatcher take these now.
+    assert len(rows) == 200 and {r["status"] for r in rows} == {"pending"}
+    assert all(r["locked_until"] is None or r["locked_until"] <= isoformat(T0) for r in rows)
+    cut_off = {r.webhook_id for r in world.receiver.received}
+    assert len(cut_off) == 16
+    world.receiver.answer(200)
+    world.dispatcher(concurrency=16).run_once()
+    rows = attempts(world)
+    assert len(rows) == 200 and {r["status"] for r in rows} == {"succeeded"}
+    assert {r["event_id"] for r in rows} == events
+    resent = [r.webhook_id for r in world.receiver.received[16:]]
+    assert sorted(resent) == sorted(r["webhook_id"] for r in rows)  # each once more at most
+    assert cut_off <= set(resent)  # the cut-off ones again, under the same webhook-id
+
+
+def test_a_stopped_dispatcher_claims_nothing(world: World) -> None:
+    world.endpoint()
+    world.record()
+    dispatcher = world.dispatcher()
+    dispatcher.request_stop()
+    assert dispatcher.run_once() == 0
+    assert world.receiver.received == []
+    assert world.dispatcher().run_once() == 2  # the event was left for another worker
+
+
+def test_stopping_the_worker_runner_stops_a_dispatcher_mid_backlog(world: World) -> None:
+    """``serve`` and ``wattbridge worker`` stop through WorkerRunner.stop(): it must not
+    wait for a dispatcher to drain its whole backlog."""
+    world.endpoint()
+    backlog(world, 300)
+    world.receiver.answer(200, delay=0.3)
+    runner = WorkerRunner([world.dispatcher(concurrency=16, stop_grace=0.2)])
+    runner.start()
+    wait_until_received(world, 16)
+    asked = time.monotonic()
+    runner.stop(timeout=10)
+    assert time.monotonic() - asked < 3.0  # draining 300 at 16 x 0.3 s would take ~6 s
+    assert {r["status"] for r in attempts(world)} >= {"pending"}  # left for the next worker

@@ -108,5 +108,11 @@ class WorkerRunner:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every loop to finish its pass and wait for them."""
         self._stop.set()
+        for worker in self.workers:
+            # A worker whose pass can be long (the webhook dispatcher draining a
+            # backlog) ends it early when asked; the others finish their pass.
+            request_stop = getattr(worker, "request_stop", None)
+            if request_stop is not None:
+                request_stop()
         for thread in self._threads:
             thread.join(timeout)

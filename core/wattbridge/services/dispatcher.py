@@ -17,14 +17,22 @@ nothing is in flight:
 At-least-once: an attempt stays pending until its outcome is recorded, so a
 crash after sending repeats the attempt (same ``webhook-id``) once the lease
 runs out (seconds later); it never loses one.
+
+Stopping (:meth:`WebhookDispatcher.request_stop`, from another thread) ends a
+pass early, however large the backlog: nothing more is fanned out or claimed,
+the sends in flight get ``stop_grace`` seconds to finish and be recorded, and
+the rest are cancelled, their attempts left pending with their leases released,
+so the next worker sends them again at once (same ``webhook-id``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -56,6 +64,17 @@ seconds; a live worker renews the leases of its sends in flight every
 ``lease / 4``, so a send may take its full 15 s.
 """
 
+DEFAULT_STOP_GRACE = 1.0
+"""Seconds the sends in flight get to finish once a stop is requested.
+
+Most receivers answer well within it, so a stop rarely makes a delivery go out
+twice; a slow one cannot hold up the process's exit (the worker runner waits
+10 s for each of its workers).
+"""
+
+_CANCEL_WAIT = 1.0
+"""The longest a stopping pass waits for cancelled sends to end (they end at once)."""
+
 
 @attrs.frozen
 class _Sent:
@@ -81,6 +100,8 @@ class WebhookDispatcher:
     :param policy: the retry and disabling rules.
     :param resolver: host name → addresses, for the SSRF check.
     :param timeout_seconds: how long a receiver has to answer (the contract says 15 s).
+    :param stop_grace: once a stop is requested, how long sends in flight may
+        still finish before they are cancelled.
     """
 
     def __init__(
@@ -94,6 +115,7 @@ class WebhookDispatcher:
         policy: RetryPolicy | None = None,
         resolver: Resolver = system_resolver,
         timeout_seconds: float = 15.0,
+        stop_grace: float = DEFAULT_STOP_GRACE,
     ) -> None:
         self.name = f"webhooks-{env.name}"
         self.interval = interval
@@ -105,50 +127,63 @@ class WebhookDispatcher:
         self.policy = policy or RetryPolicy()
         self.resolver = resolver
         self.timeout_seconds = timeout_seconds
+        self.stop_grace = stop_grace
         self.transport = env.transport
         self.send_loop = SendLoop.for_transport(self.transport)
         self._claim_threshold = max(1, concurrency // 4)
         self._sending: set[asyncio.Task[_Sent]] = set()  # touched on the send loop only
+        self._stop_requested = threading.Event()
+
+    def request_stop(self) -> None:
+        """Make the current pass (and any later one) end soon; callable from any thread.
+
+        Nothing more is fanned out or claimed. Sends in flight get ``stop_grace``
+        seconds; those still unanswered then are cancelled and their attempts
+        stay pending, released to the next worker: none is lost.
+        """
+        self._stop_requested.set()
 
     def run_once(self) -> int:
-        """Fan out and deliver until nothing is due or in flight; return the items handled."""
+        """Fan out and deliver until nothing is due or in flight, or until a stop is
+        requested; return the items handled."""
         handled = 0
         inflight: dict[int, ClaimedAttempt] = {}
         # Sends report here as they finish, so the loop wakes on the first one
         # and collects every other finished one without polling each future.
         finished: _Finished = queue.SimpleQueue()
         renewed = claimed_at = time.monotonic()
+        # The stop flag is read every round (rounds are at most ``interval``
+        # apart), not only between passes, so a stop never waits for a backlog
+        # to drain. When it is first seen, this is set to the time at which the
+        # sends still in flight are cancelled.
+        give_up_at: float | None = None
         while True:
             now = self.env.clock.now()
+            if give_up_at is None and self._stop_requested.is_set():
+                give_up_at = time.monotonic() + self.stop_grace
+            if give_up_at is not None and inflight and time.monotonic() >= give_up_at:
+                return handled + self._abandon(inflight, finished, now)
             if inflight and time.monotonic() - renewed >= self.lease.total_seconds() / 4:
                 self.store.extend_leases(list(inflight.values()), now + self.lease)
                 renewed = time.monotonic()
-            handled += self.store.fan_out_due_events(now, self.batch)
-            free = self.concurrency - len(inflight)
             settled: list[AttemptResult] = []
-            # Claim in batches (one transaction for many rows), not one row per
-            # finished send; but never leave a free slot unused for longer than
-            # one interval (slow receivers may hold the others for 15 s).
-            if free >= self._claim_threshold or (
-                free > 0 and (not inflight or time.monotonic() - claimed_at >= self.interval)
-            ):
-                claimed_at = time.monotonic()
-                to_send: list[ClaimedAttempt] = []
-                for attempt in self.store.claim_due(now, free, now + self.lease):
-                    refusal = self._not_sendable(attempt, now)
-                    if refusal is not None:
-                        settled.append(refusal)
-                        continue
-                    inflight[attempt.id] = attempt
-                    to_send.append(attempt)
-                if to_send:
-                    # One hand-over to the send loop per claimed batch, not one per
-                    # attempt: each wakes the loop's thread, which costs more than
-                    # starting the sends.
-                    self.send_loop.submit(self._start_sends(to_send, finished))
+            if give_up_at is None:
+                handled += self.store.fan_out_due_events(now, self.batch)
+                free = self.concurrency - len(inflight)
+                # Claim in batches (one transaction for many rows), not one row per
+                # finished send; but never leave a free slot unused for longer than
+                # one interval (slow receivers may hold the others for 15 s).
+                if free >= self._claim_threshold or (
+                    free > 0 and (not inflight or time.monotonic() - claimed_at >= self.interval)
+                ):
+                    claimed_at = time.monotonic()
+                    self._claim_and_send(now, free, inflight, finished, settled)
             if inflight and not settled:
+                wait = self.interval
+                if give_up_at is not None:
+                    wait = max(0.0, min(wait, give_up_at - time.monotonic()))
                 with contextlib.suppress(queue.Empty):
-                    settled.append(self._finish(inflight, *finished.get(timeout=self.interval)))
+                    settled.append(self._finish(inflight, *finished.get(timeout=wait)))
             while inflight:
                 try:
                     settled.append(self._finish(inflight, *finished.get_nowait()))
@@ -159,6 +194,74 @@ class WebhookDispatcher:
                 handled += len(settled)
             elif not inflight:
                 return handled
+
+    def _claim_and_send(
+        self,
+        now: datetime,
+        free: int,
+        inflight: dict[int, ClaimedAttempt],
+        finished: _Finished,
+        settled: list[AttemptResult],
+    ) -> None:
+        """Claim up to ``free`` due attempts and start sending them; refusals go to ``settled``."""
+        to_send: list[ClaimedAttempt] = []
+        for attempt in self.store.claim_due(now, free, now + self.lease):
+            refusal = self._not_sendable(attempt, now)
+            if refusal is not None:
+                settled.append(refusal)
+                continue
+            inflight[attempt.id] = attempt
+            to_send.append(attempt)
+        if to_send:
+            # One hand-over to the send loop per claimed batch, not one per
+            # attempt: each wakes the loop's thread, which costs more than
+            # starting the sends.
+            self.send_loop.submit(self._start_sends(to_send, finished))
+
+    def _abandon(
+        self, inflight: dict[int, ClaimedAttempt], finished: _Finished, now: datetime
+    ) -> int:
+        """End a stopping pass whose grace ran out; return the outcomes still recorded.
+
+        The sends still in flight are cancelled. A cancelled send may or may not
+        have reached its receiver, so its attempt stays pending: its lease is
+        released for the next worker, which sends it again (same ``webhook-id``,
+        at-least-once). A send that cannot be confirmed cancelled keeps its lease,
+        which runs out within ``lease``; either way nothing is lost.
+        """
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            self.send_loop.run(self._cancel_sends(), timeout=_CANCEL_WAIT)
+        settled: list[AttemptResult] = []
+        released: list[ClaimedAttempt] = []
+        while True:
+            try:
+                attempt, future = finished.get_nowait()
+            except queue.Empty:
+                break
+            if future.cancelled():
+                released.append(inflight.pop(attempt.id))
+            else:  # it finished before it could be cancelled: its outcome is known
+                settled.append(self._finish(inflight, attempt, future))
+        if settled:
+            self.store.complete(settled)
+        # A lease that ends now is a lease released (the claim matches by token,
+        # so an attempt another worker holds by now is left alone).
+        self.store.extend_leases(released, now)
+        if released or inflight:
+            log.info(
+                "%s stopped with %d sends unfinished; %d released, %d left to their lease",
+                self.name, len(released) + len(inflight), len(released), len(inflight),
+            )
+        return len(settled)
+
+    async def _cancel_sends(self) -> None:
+        """Cancel this dispatcher's sends in flight and wait until they have ended."""
+        tasks = list(self._sending)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Each task's done callback reports it to its pass before this wait ends.
+            await asyncio.wait(tasks)
 
     def _finish(
         self,

@@ -66,16 +66,16 @@ class RetryPolicy:
         return now + timedelta(seconds=base * (1 + spread))
 
     def disable_reason(
-        self, outcome: DeliveryOutcome | None, failing_since: datetime | None, now: datetime
+        self, outcome: DeliveryOutcome | None, failing_since: datetime, now: datetime
     ) -> str | None:
-        """Why this failure disables the endpoint, or None.
+        """Why this failure, at ``now``, disables the endpoint, or None.
 
         :param failing_since: when the endpoint's current run of failures began
-            (None if this failure starts it).
+            (``now`` if this failure starts it).
         """
         if outcome is not None and outcome.status_code == 410:
             return GONE_REASON
-        if failing_since is not None and now - failing_since >= self.failing_limit:
+        if now - failing_since >= self.failing_limit:
             days = self.failing_limit.total_seconds() / 86400
             return (
                 f"every delivery has failed since {failing_since:%Y-%m-%dT%H:%M:%SZ} "
