@@ -222,6 +222,10 @@ def test_410_disables_the_endpoint_without_retry(world: World) -> None:
     world.record()
     dispatcher.run_once()
     assert len(world.receiver.received) == 1  # a disabled endpoint gets nothing new
+    # ...but the new event's delivery is logged, unsent, for a later recover.
+    newest = world.log(endpoint["id"])[0]
+    assert newest["status"] == "failed" and newest["nextAttemptAt"] is None
+    assert "not sent: the endpoint is disabled" in newest["error"]
 
 
 def test_the_schedule_ends_after_ten_attempts(world: World) -> None:
@@ -286,18 +290,22 @@ def test_recover_requeues_given_up_deliveries_after_re_enabling(world: World) ->
     dispatcher.run_once()
     with pytest.raises(Exception, match="disabled"):
         service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
+    world.record()  # happens while the endpoint is disabled
+    dispatcher.run_once()
+    assert len(world.receiver.received) == 1
     service.update(world.project, endpoint["id"], {"enabled": True})
     world.clock.advance(60)
     result = service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
-    assert result["recovered"] == 1
+    assert result["recovered"] == 2  # the given-up delivery and the one never sent
     # A second call finds nothing more to recover: the delivery is pending again.
     again = service.recover(world.project, endpoint["id"], {"since": isoformat(T0)})
     assert again["recovered"] == 0
     world.receiver.answer(200)
     dispatcher.run_once()
-    first, second = world.receiver.received
-    assert first.webhook_id == second.webhook_id
-    assert [e["status"] for e in world.log(endpoint["id"])] == ["succeeded", "failed"]
+    first, *recovered = world.receiver.received
+    assert len(recovered) == 2 and first.webhook_id in {r.webhook_id for r in recovered}
+    statuses = sorted(e["status"] for e in world.log(endpoint["id"]))
+    assert statuses == ["failed", "failed", "succeeded", "succeeded"]
 
 
 def test_environments_are_isolated_on_the_same_url(world: World) -> None:

@@ -241,9 +241,12 @@ class WebhookStore:
     def fan_out_due_events(self, now: datetime, limit: int) -> int:
         """Queue first attempts of due, undispatched events; return how many events.
 
-        In one transaction per batch: every enabled endpoint of the event's project
-        that existed when the event happened and subscribes to its type gets a
-        first attempt due now, and the event is marked dispatched.
+        In one transaction per batch: every endpoint of the event's project that
+        existed when the event happened and subscribes to its type gets a first
+        attempt due now, and the event is marked dispatched. A disabled endpoint's
+        attempt is queued too: the dispatcher fails it without sending ("not sent:
+        the endpoint is disabled"), so that ``recover`` can send it after the
+        endpoint is enabled again, as it does the deliveries that failed.
         """
         stamp = isoformat(now)
         if not self.db.query_one(
@@ -272,7 +275,7 @@ class WebhookStore:
                         )
                         for row in self.db.query(
                             "SELECT id, events, created_at FROM webhook_endpoints"
-                            " WHERE project_id = ? AND enabled = 1",
+                            " WHERE project_id = ?",
                             (project,),
                         )
                     ]
