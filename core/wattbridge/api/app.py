@@ -30,6 +30,7 @@ from wattbridge.api.routing import (
 )
 from wattbridge.errors import InternalError, MethodNotAllowed, NotFound, WattbridgeError
 from wattbridge.ids import new_id
+from wattbridge.loopsafe import WouldBlock, on_loop
 
 if TYPE_CHECKING:
     from wattbridge.platform import Platform
@@ -162,15 +163,24 @@ def create_app(
     ]
     routes.extend(extra_routes or [])
 
+    async def _environment_of(request: Request) -> str | None:
+        # Which environment a refused request would have used, for its meta: a
+        # read, so on the loop first like every GET (see wattbridge.loopsafe).
+        try:
+            try:
+                with on_loop():
+                    _, env = authenticate(platform, request)
+            except WouldBlock:
+                _, env = await executor.run(lambda: authenticate(platform, request))
+        except WattbridgeError:
+            return None
+        return env.name
+
     async def render_error(request: Request, error: WattbridgeError) -> Response:
         started = time.perf_counter()
         env_name = None
         if request.url.path.startswith("/v1/"):
-            try:
-                _, env = await executor.run(lambda: authenticate(platform, request))
-                env_name = env.name
-            except WattbridgeError:
-                pass
+            env_name = await _environment_of(request)
         return envelope.failure(
             error,
             request_id=request_id_of(request),
