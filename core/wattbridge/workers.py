@@ -48,9 +48,12 @@ def worker_factories() -> list[WorkerFactory]:
     from wattbridge.services.action_lifecycle import action_workers
     from wattbridge.services.billing import billing_workers
     from wattbridge.services.dispatcher import dispatcher_workers
+    from wattbridge.services.housekeeping import housekeeping_workers
     from wattbridge.services.scan_syncer import scan_workers
 
-    return [scan_workers, dispatcher_workers, action_workers, billing_workers]
+    return [
+        scan_workers, dispatcher_workers, action_workers, billing_workers, housekeeping_workers
+    ]
 
 
 def workers_for(platform: Platform) -> list[Worker]:
