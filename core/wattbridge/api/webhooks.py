@@ -120,8 +120,8 @@ _EVENT_LIST = {
 _EVENT_LIST_INPUT = {
     "type": ["array", "null"],
     "items": {"type": "string", "enum": [ALL_EVENTS, *EVENT_TYPES]},
-    "description": 'Event types to receive; ["*"], null or absent: every type '
-    '(on PATCH, absent leaves the subscription as it is and ["*"] resets it to every type).',
+    "description": 'Event types to receive; ["*"], null or absent: every type (on PATCH,'
+    ' null or absent leaves the subscription as it is and ["*"] resets it to every type).',
 }
 _ENDPOINT_PROPERTIES: dict[str, Any] = {
     "id": {"type": "string", "pattern": "^we_"},

@@ -28,7 +28,7 @@ class IdempotencyPurger:
         self.env = env
 
     def run_once(self) -> int:
-        """Delete every key past its expiry; return how many.
+        """Delete every key past its expiry; return 0.
 
         Returns 0 even when it deleted rows: a purge is never "more work due at
         once", so the runner waits :data:`PURGE_INTERVAL` before the next one.
