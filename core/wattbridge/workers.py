@@ -28,7 +28,13 @@ log = logging.getLogger("wattbridge.workers")
 
 @runtime_checkable
 class Worker(Protocol):
-    """One kind of background work in one environment."""
+    """One kind of background work in one environment.
+
+    A worker whose pass can be long may also have a ``request_stop()`` method,
+    called from another thread by :meth:`WorkerRunner.stop`: it should end the
+    pass early, leaving unfinished work due for the next worker (the webhook
+    dispatcher does).
+    """
 
     name: str
     interval: float
