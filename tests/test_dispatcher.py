@@ -18,6 +18,7 @@ from tests.webhook_receiver import Answer, Receiver, json_of, receiving
 from wattbridge.clock import FrozenClock, isoformat
 from wattbridge.environments import Environment
 from wattbridge.services.dispatcher import WebhookDispatcher
+from wattbridge.services.housekeeping import EVENT_RETENTION, EventPurger
 from wattbridge.services.retry_policy import RETRY_DELAYS, RetryPolicy
 from wattbridge.services.webhooks import WebhookEndpointService
 from wattbridge.webhooks.signing import InvalidSignature, verify
@@ -655,3 +656,40 @@ def test_stopping_the_worker_runner_stops_a_dispatcher_mid_backlog(world: World)
     runner.stop(timeout=10)
     assert time.monotonic() - asked < 3.0  # draining 300 at 16 x 0.3 s would take ~6 s
     assert {r["status"] for r in attempts(world)} >= {"pending"}  # left for the next worker
+
+
+def test_events_past_their_retention_go_with_their_delivery_log(world: World) -> None:
+    """Dispatched events older than 30 days are deleted with their attempts; an event
+    with a delivery still pending, and an event not dispatched yet, are kept."""
+    endpoint = world.endpoint()
+    delivered = world.record()
+    world.receiver.answer(200)
+    dispatcher = world.dispatcher()
+    dispatcher.run_once()
+    world.receiver.answer(503)
+    retrying = world.record()
+    dispatcher.run_once()  # fails: a retry is now pending
+    waiting = world.record()  # never dispatched (no pass runs after it)
+    world.clock.advance(EVENT_RETENTION + timedelta(days=1))
+    recent = world.record()
+    env = world.env()
+    before = {a["eventId"] for a in world.log(endpoint["id"])}
+    assert {delivered, retrying} <= before
+
+    assert EventPurger(env).run_once() == 0  # not a full batch: nothing more due now
+    kept = {e["id"] for e in env.event_service.list(world.project, 100, 0, None)[0]}
+    assert kept == {retrying, waiting, recent}
+    log = {a["eventId"] for a in world.log(endpoint["id"])}
+    assert delivered not in log and retrying in log
+    assert env.events.get(world.project, delivered) is None
+
+
+def test_the_event_purger_works_through_a_backlog_in_batches(world: World) -> None:
+    world.endpoint()
+    world.receiver.answer(200)
+    events = [world.record() for _ in range(5)]
+    world.dispatcher().run_once()
+    world.clock.advance(EVENT_RETENTION + timedelta(days=1))
+    purger = EventPurger(world.env(), batch=2)
+    assert [purger.run_once() for _ in range(4)] == [2, 2, 0, 0]  # a short batch ends it
+    assert all(world.env().events.get(world.project, e) is None for e in events)

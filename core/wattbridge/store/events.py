@@ -9,6 +9,7 @@ the work that is due, not with the table).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,15 @@ def m001_events(db):  # type: ignore[no-untyped-def]
     db.execute("CREATE INDEX events_project_created ON events (project_id, created_at, id)")
     db.execute(
         "CREATE INDEX events_undispatched ON events (dispatch_after) WHERE dispatched_at IS NULL"
+    )
+
+
+@migrations()
+def m002_events_by_age(db):  # type: ignore[no-untyped-def]
+    # Housekeeping finds dispatched events past their retention by age.
+    db.execute(
+        "CREATE INDEX events_dispatched_age ON events (created_at)"
+        " WHERE dispatched_at IS NOT NULL"
     )
 
 
@@ -94,6 +104,22 @@ class EventStore:
             "SELECT * FROM events WHERE project_id = ? AND id = ?", (project_id, event_id)
         )
         return None if row is None else _event(row)
+
+    def dispatched_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Ids of up to ``limit`` dispatched events created before ``cutoff``, oldest first."""
+        rows = self.db.query(
+            "SELECT id FROM events WHERE created_at < ? AND dispatched_at IS NOT NULL"
+            " ORDER BY created_at LIMIT ?",
+            (isoformat(cutoff), limit),
+        )
+        return [row["id"] for row in rows]
+
+    def delete(self, event_ids: Sequence[str]) -> int:
+        """Delete events by id (inside the caller's transaction); return how many."""
+        if not event_ids:
+            return 0
+        marks = ", ".join("?" for _ in event_ids)
+        return self.db.execute(f"DELETE FROM events WHERE id IN ({marks})", list(event_ids))
 
     def list(
         self, project_id: str, limit: int, offset: int, event_type: str | None = None

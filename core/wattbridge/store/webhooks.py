@@ -85,6 +85,12 @@ def m001_webhooks(db):  # type: ignore[no-untyped-def]
     )
 
 
+@migrations()
+def m002_attempts_by_event(db):  # type: ignore[no-untyped-def]
+    # Housekeeping removes the attempts of events past their retention.
+    db.execute("CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id)")
+
+
 @attrs.frozen
 class StoredEndpoint:
     """A webhook endpoint as stored (secrets included: they are needed to sign)."""
@@ -317,6 +323,32 @@ class WebhookStore:
             (webhook_id, endpoint_id, event_id, attempt, backoff_step, due_at,
              created_at or due_at),
         )
+
+    def forget_events(self, event_ids: Sequence[str]) -> list[str]:
+        """Delete the attempts of the events that have none pending; return those events.
+
+        Call inside the transaction that deletes the events themselves. An event
+        with a delivery still pending (waiting for a retry, or being sent) keeps
+        its attempts and is left out, to be forgotten once it is settled.
+        """
+        if not event_ids:
+            return []
+        marks = ", ".join("?" for _ in event_ids)
+        pending = {
+            row["event_id"]
+            for row in self.db.query(
+                f"SELECT DISTINCT event_id FROM webhook_attempts WHERE event_id IN ({marks})"
+                " AND status = 'pending'",
+                list(event_ids),
+            )
+        }
+        settled = [i for i in event_ids if i not in pending]
+        if settled:
+            marks = ", ".join("?" for _ in settled)
+            self.db.execute(
+                f"DELETE FROM webhook_attempts WHERE event_id IN ({marks})", settled
+            )
+        return settled
 
     def requeue_failed(self, endpoint_id: str, since: datetime, now: datetime) -> int:
         """Make every failed delivery of the endpoint, for events created at or after
