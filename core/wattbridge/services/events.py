@@ -7,6 +7,7 @@ change; the webhook dispatcher delivers undispatched events once their
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from wattbridge.clock import Clock
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.errors import NotFound
 from wattbridge.ids import new_id
-from wattbridge.store.events import EventStore, StoredEvent
+from wattbridge.store.events import EventStore, NewEvent, StoredEvent
 
 EVENT_TYPES: tuple[str, ...] = (
     "scan.pending",
@@ -60,13 +61,22 @@ class EventService:
         ``action.*`` events become due for delivery after the environment's
         ``webhook_delay``; all others at once.
         """
-        if event_type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {event_type!r}")
-        created = at or self.clock.now()
-        delay = self.action_delay if event_type.startswith("action.") else timedelta(0)
-        event_id = new_id("evt")
-        self.store.insert(event_id, project_id, event_type, data, created, created + delay)
+        [event_id] = self.record_many([(project_id, event_type, data, at)])
         return event_id
+
+    def record_many(
+        self, events: Sequence[tuple[str, str, dict[str, Any], datetime | None]]
+    ) -> list[str]:
+        """:meth:`record` for several events (project, type, data, time) in one statement."""
+        rows: list[NewEvent] = []
+        for project_id, event_type, data, at in events:
+            if event_type not in EVENT_TYPES:
+                raise ValueError(f"unknown event type {event_type!r}")
+            created = at or self.clock.now()
+            delay = self.action_delay if event_type.startswith("action.") else timedelta(0)
+            rows.append((new_id("evt"), project_id, event_type, data, created, created + delay))
+        self.store.insert_many(rows)
+        return [row[0] for row in rows]
 
     def render(self, event: StoredEvent) -> dict[str, Any]:
         """The public form of an event, identical to the webhook payload."""

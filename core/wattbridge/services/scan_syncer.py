@@ -52,6 +52,7 @@ class ScanSyncer:
             due = self.store.due("timeline", now, self.batch)
             changed = [as_of(record, now) for record in due]
             self.store.advance(changed)
+            events = []
             for before, after in zip(due, changed, strict=True):
                 steps = steps_between(before.status, after.status)
                 for status in steps:
@@ -59,12 +60,11 @@ class ScanSyncer:
                     # (``after`` already is that step when it is the only one).
                     at = after.processing_at if status == "processing" else after.completes_at
                     step = after if len(steps) == 1 else as_of(before, at or now)
-                    env.event_service.record(
-                        after.project_id,
-                        EVENT_OF_STATUS[status],
-                        render_scan(step),
-                        at=step.updated_at,
+                    events.append(
+                        (after.project_id, EVENT_OF_STATUS[status], render_scan(step),
+                         step.updated_at)
                     )
+            env.event_service.record_many(events)
         return len(due)
 
 

@@ -17,6 +17,7 @@ import attrs
 from sqlite_utils import Migrations
 
 from wattbridge.clock import isoformat
+from wattbridge.serialization import dumps
 from wattbridge.store.sqlite import Database, Row
 
 migrations = Migrations("wattbridge.events")
@@ -52,6 +53,10 @@ def m002_events_by_age(db):  # type: ignore[no-untyped-def]
     )
 
 
+NewEvent = tuple[str, str, str, dict[str, Any], datetime, datetime]
+"""An event to insert: id, project id, type, data, created at, due for dispatch at."""
+
+
 @attrs.frozen
 class StoredEvent:
     """An event as recorded in the outbox."""
@@ -85,17 +90,20 @@ class EventStore:
         dispatch_after: datetime,
     ) -> None:
         """Append an event; call inside the transaction of the change that causes it."""
-        self.db.execute(
+        self.insert_many([(event_id, project_id, event_type, data, created_at, dispatch_after)])
+
+    def insert_many(self, events: Sequence[NewEvent]) -> None:
+        """Append events, one statement for all (inside the causing transaction)."""
+        if not events:
+            return
+        self.db.executemany(
             "INSERT INTO events (id, project_id, type, created_at, data, dispatch_after)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                event_id,
-                project_id,
-                event_type,
-                isoformat(created_at),
-                json.dumps(data, separators=(",", ":")),
-                isoformat(dispatch_after),
-            ),
+            [
+                (event_id, project_id, event_type, isoformat(created_at),
+                 dumps(data).decode(), isoformat(dispatch_after))
+                for event_id, project_id, event_type, data, created_at, dispatch_after in events
+            ],
         )
 
     def get(self, project_id: str, event_id: str) -> StoredEvent | None:

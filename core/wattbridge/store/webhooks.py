@@ -91,6 +91,12 @@ def m002_attempts_by_event(db):  # type: ignore[no-untyped-def]
     db.execute("CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id)")
 
 
+_INSERT_ATTEMPT = (
+    "INSERT INTO webhook_attempts (webhook_id, endpoint_id, event_id, attempt,"
+    " backoff_step, status, due_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)"
+)
+
+
 @attrs.frozen
 class StoredEndpoint:
     """A webhook endpoint as stored (secrets included: they are needed to sign)."""
@@ -270,6 +276,7 @@ class WebhookStore:
             # Per project: (endpoint id, created at, subscribed types or None for all),
             # each endpoint's subscription list parsed once per batch.
             endpoints: dict[str, list[tuple[str, str, frozenset[str] | None]]] = {}
+            attempts: list[tuple[str, str, str, int, int, str, str]] = []
             for event in events:
                 project = event["project_id"]
                 if project not in endpoints:
@@ -290,10 +297,15 @@ class WebhookStore:
                         continue  # the endpoint did not exist when this happened
                     if subscribed is not None and event["type"] not in subscribed:
                         continue
-                    self._insert_attempt(new_id("msg"), endpoint_id, event["id"], 1, 0, stamp)
-                self.db.execute(
-                    "UPDATE events SET dispatched_at = ? WHERE id = ?", (stamp, event["id"])
-                )
+                    attempts.append((new_id("msg"), endpoint_id, event["id"], 1, 0, stamp, stamp))
+            # One statement each for the batch's attempts and its events, not one per row.
+            if attempts:
+                self.db.executemany(_INSERT_ATTEMPT, attempts)
+            marks = ", ".join("?" for _ in events)
+            self.db.execute(
+                f"UPDATE events SET dispatched_at = ? WHERE id IN ({marks})",
+                [stamp, *(event["id"] for event in events)],
+            )
         return len(events)
 
     def queue_single(self, event_id: str, endpoint_id: str, now: datetime) -> str:
@@ -318,8 +330,7 @@ class WebhookStore:
         created_at: str | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT INTO webhook_attempts (webhook_id, endpoint_id, event_id, attempt,"
-            " backoff_step, status, due_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            _INSERT_ATTEMPT,
             (webhook_id, endpoint_id, event_id, attempt, backoff_step, due_at,
              created_at or due_at),
         )
