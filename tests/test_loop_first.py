@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.device_support import api, clock, data, plat, srv  # noqa: F401 (fixtures)
-from tests.support import Api, ServerThread
+from tests.support import SCAN_BODY, Api, ServerThread, new_platform, running
+from wattbridge.api.app import api_routes
+from wattbridge.clock import FrozenClock
 from wattbridge.loopsafe import WouldBlock, may_block, on_loop, running_on_loop
 from wattbridge.serialization import dumps
 from wattbridge.store.sqlite import Database
@@ -89,3 +91,48 @@ def test_json_bytes_are_compact_utf8_and_strict() -> None:
     assert dumps({"x": math.nan}) == b'{"x":null}'  # NaN is not JSON
     with pytest.raises(TypeError, match="datetime"):  # unstructure it first
         dumps({"at": datetime(2026, 1, 1, tzinfo=UTC)})
+
+
+def test_every_loop_first_route_answers_on_the_loop(tmp_path: Path) -> None:
+    """A guard for later changes: with one of everything in the sandbox, every GET route
+    that tries the loop first answers there, without moving to a thread. A route that
+    starts writing, or calls something that may block, shows up here."""
+    clock = FrozenClock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    platform = new_platform(tmp_path / "data", clock=clock,
+                            **{"sandbox.private_webhook_targets": True})
+    issued = platform.bootstrap()
+    assert issued is not None
+    try:
+        with running(platform) as server:
+            api = Api(server.url, issued.plaintext)
+            device = data(api.post("/v1/sandbox/devices", json={"type": "battery"}), 201)
+            action = data(
+                api.post(f"/v1/devices/{device['id']}/actions", json={"command": "idle"}), 202
+            )
+            scan = data(api.post("/v1/scans", json=SCAN_BODY), 201)
+            endpoint = data(api.post("/v1/webhook-endpoints",
+                                     json={"url": "http://127.0.0.1:9/hook"}), 201)
+            clock.advance(timedelta(seconds=11))  # the scan is completed by now
+            event = data(api.get("/v1/events"), 200)["items"][0]
+            ids = {
+                "/v1/devices/": device["id"], "/v1/actions/": action["id"],
+                "/v1/scans/": scan["id"], "/v1/webhook-endpoints/": endpoint["id"],
+                "/v1/events/": event["id"],
+            }
+            fallbacks = server.app.state.executor.loop_fallbacks
+            checked = []
+            for route in api_routes():
+                if route.method != "GET" or not route.tries_loop_first:
+                    continue
+                path = route.path
+                for prefix, value in ids.items():
+                    path = path.replace(prefix + "{id}", prefix + value)
+                assert "{" not in path, f"no id for {route.path}"
+                response = api.get(path)
+                assert response.status_code < 400, (path, response.text)
+                checked.append(route.path)
+            assert len(checked) >= 15, checked
+            assert sum(fallbacks.values()) == 0, fallbacks
+            api.close()
+    finally:
+        platform.close()
