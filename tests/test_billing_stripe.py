@@ -92,6 +92,8 @@ def test_no_answer_and_unknown_customers_are_failures_to_retry(tmp_path: Path) -
         ({"api_base": "ftp://stripe.example"}, r"stripe\.api_base: 'ftp://stripe\.example'"),
         ({"event_name": " "}, r"stripe\.event_name"),
         ({"customers": {"proj_acme": "acct_1"}}, r"proj_acme = 'acct_1' is not a Stripe"),
+        ({"customers": {"proj_acme": 12}}, r"proj_acme = 12 is not a Stripe"),
+        ({"customers": "proj_acme=cus_1"}, r"stripe\.customers: give a table"),
     ],
 )
 def test_bad_settings_are_refused_saying_what_to_set(

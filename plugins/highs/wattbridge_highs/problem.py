@@ -92,7 +92,6 @@ class SizingProblem:
 
     The period is usually a year (8760 hours); shorter periods (tests) scale the
     annualised investment by ``hours / 8760`` so that sizes stay comparable.
-    ``start_month`` of each hour is used only to build the monthly rows.
     """
 
     load_kwh: FloatArray
@@ -106,7 +105,6 @@ class SizingProblem:
     battery_lifetime_years: int = DEFAULT_BATTERY_LIFETIME_YEARS
     discount_rate: float = DEFAULT_DISCOUNT_RATE
     co2_kg_per_kwh: float = DEFAULT_CO2_KG_PER_KWH
-    month_of_hour: npt.NDArray[np.int64] | None = None
 
     @property
     def hours(self) -> int:

@@ -136,9 +136,7 @@ def summarise(
 
 def monthly_rows(problem: SizingProblem, dispatch: Dispatch) -> tuple[MonthlyEnergy, ...]:
     """Twelve rows that add up to the yearly totals (same balance rules per month)."""
-    months = problem.month_of_hour
-    if months is None:
-        months = month_of_hour(problem.hours)
+    months = month_of_hour(problem.hours)
     rows = []
     for month in range(1, 13):
         mask = months == month

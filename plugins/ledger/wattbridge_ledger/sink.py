@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Migrations
 
@@ -10,7 +10,10 @@ from wattbridge.clock import Clock, isoformat
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.billing import BillingSink, SinkContext, UsageEvent
 from wattbridge.errors import ConfigurationError
-from wattbridge.store.sqlite import Database
+
+if TYPE_CHECKING:
+    # Only the type of SinkContext.db, as the billing contract names it.
+    from wattbridge.store.sqlite import Database
 
 migrations = Migrations("wattbridge_ledger")
 
@@ -80,21 +83,21 @@ class BoundLedger:
 
     def record(self, event: UsageEvent) -> None:
         """Append the event once; a repeat of the same event id is ignored."""
-        with self.db.transaction():
-            self.db.execute(
-                "INSERT INTO billing_ledger (event_id, project_id, scan_id, credits, overage,"
-                " occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (event_id) DO NOTHING",
-                (
-                    event.id,
-                    event.project_id,
-                    event.scan_id,
-                    event.credits,
-                    int(event.overage),
-                    isoformat(event.occurred_at),
-                    isoformat(self.clock.now()),
-                ),
-            )
+        # One statement: atomic on its own, no transaction needed around it.
+        self.db.execute(
+            "INSERT INTO billing_ledger (event_id, project_id, scan_id, credits, overage,"
+            " occurred_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            (
+                event.id,
+                event.project_id,
+                event.scan_id,
+                event.credits,
+                int(event.overage),
+                isoformat(event.occurred_at),
+                isoformat(self.clock.now()),
+            ),
+        )
 
 
 def ledger_entries(db: Database, project_id: str | None = None) -> list[dict[str, Any]]:

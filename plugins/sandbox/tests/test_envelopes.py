@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+
+from wattbridge_sandbox import SandboxProvider
+from wattbridge_sandbox.seeding import draws
 
 
 def _windows(h, day, read, device, step=30):
@@ -186,11 +190,6 @@ def test_levels_travel_between_the_contract_values(h, fleet, read, device_type):
 
 @pytest.mark.parametrize("device_type", ["vehicle", "battery", "solar_inverter", "ev_charger"])
 def test_the_same_instant_gives_identical_json(h, provider, fleet, device_type):
-    import json
-
-    from wattbridge_sandbox import SandboxProvider
-    from wattbridge_sandbox.seeding import draws
-
     moments = [day + timedelta(hours=hour, minutes=13) for day in h.sample_days()
                for hour in range(0, 24, 5)]
     devices = fleet(device_type)[:8]

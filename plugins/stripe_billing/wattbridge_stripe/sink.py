@@ -51,9 +51,15 @@ class StripeSettings:
             raise ConfigurationError(
                 "stripe.event_name: set the event name of your Stripe meter (1-100 characters)"
             )
-        customers = dict(settings.get("customers") or {})
+        raw_customers = settings.get("customers") or {}
+        if not isinstance(raw_customers, Mapping):
+            raise ConfigurationError(
+                "stripe.customers: give a table of project id = Stripe customer id "
+                "(cus_...), e.g. { proj_abc = \"cus_123\" }"
+            )
+        customers = dict(raw_customers)
         for project, customer in customers.items():
-            if not customer.startswith("cus_"):
+            if not isinstance(customer, str) or not customer.startswith("cus_"):
                 raise ConfigurationError(
                     f"stripe.customers: {project} = {customer!r} is not a Stripe customer id "
                     "(cus_...)"
