@@ -238,7 +238,7 @@ class EnvironmentConfig:
     webhook_delay: timedelta
     private_webhook_targets: bool
     metered: bool
-    solve_time_limit: timedelta = timedelta(seconds=60)
+    solve_time_limit: timedelta
     sink_settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
     """Billing sinks' configuration sections, by sink name (secrets: never printed)."""
 
@@ -257,7 +257,7 @@ class Config:
     public_url: str
     sandbox: EnvironmentConfig
     live: EnvironmentConfig
-    access_log: str = "-"
+    access_log: str
 
     def environment(self, name: EnvironmentName) -> EnvironmentConfig:
         """The settings of environment ``name``."""

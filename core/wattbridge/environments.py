@@ -101,5 +101,5 @@ class Environment:
         return self._require(self._transport, "transport")
 
     def close(self) -> None:
-        """Close the databases."""
+        """Close the database."""
         self.db.close()

@@ -7,7 +7,7 @@ from typing import Any
 from wattbridge.api.devices import PROVIDER_ERRORS
 from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call
-from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME, page_of
 from wattbridge.models.devices import CONFLICT_STRATEGIES
 
 
@@ -74,8 +74,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "command": {"type": "string", "examples": ["charge"]},
             "parameters": {"type": "object",
                            "additionalProperties": {"$ref": "#/components/schemas/Quantity"}},
-            "start": {"type": "string", "format": "date-time",
-                      "description": "Default now; at most 30 days ahead."},
+            "start": {**TIME, "description": "Default now; at most 30 days ahead."},
             "end": TIME,
             "onConflict": {"type": "string", "enum": list(CONFLICT_STRATEGIES)},
             "sandbox": {
@@ -116,12 +115,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "sandbox": {"type": ["object", "null"]},
         },
     },
-    "ActionList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Action"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "ActionList": page_of("Action"),
 }

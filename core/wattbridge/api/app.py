@@ -30,7 +30,6 @@ from wattbridge.api.routing import (
 )
 from wattbridge.errors import InternalError, MethodNotAllowed, NotFound, WattbridgeError
 from wattbridge.ids import new_id
-from wattbridge.loopsafe import WouldBlock, on_loop
 
 if TYPE_CHECKING:
     from wattbridge.platform import Platform
@@ -167,11 +166,9 @@ def create_app(
         # Which environment a refused request would have used, for its meta: a
         # read, so on the loop first like every GET (see wattbridge.loopsafe).
         try:
-            try:
-                with on_loop():
-                    _, env = authenticate(platform, request)
-            except WouldBlock:
-                _, env = await executor.run(lambda: authenticate(platform, request))
+            _, env = await executor.run_loop_first(
+                lambda: authenticate(platform, request), "environment of a refused request"
+            )
         except WattbridgeError:
             return None
         return env.name

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from starlette.datastructures import QueryParams
-
-from wattbridge.api.params import LIMIT, OFFSET, choice, page_window, paginated
+from wattbridge.api.params import LIMIT, OFFSET, boolean, choice, instant, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
-from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
-from wattbridge.clock import parse_instant
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME, page_of
 from wattbridge.drivers.devices import DEVICE_TYPES
-from wattbridge.errors import ValidationFailed
 
 PROVIDER_ERRORS = (409, 429, 502, 503)
 """Statuses of vendor failures a request cannot work around (``provider_failures``)."""
 
 _TYPE = Param("type", {"type": "string", "enum": list(DEVICE_TYPES)}, "Only devices of this type.")
-
-
-def _at(query: QueryParams) -> datetime | None:
-    raw = query.get("at")
-    if raw is None:
-        return None
-    try:
-        return parse_instant(raw)
-    except ValueError as exc:
-        raise ValidationFailed.single("$.query.at", str(exc)) from None
-
-
-def _flag(query: QueryParams, name: str) -> bool:
-    raw = (query.get(name) or "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ValidationFailed.single(f"$.query.{name}", f"must be true or false, got {raw!r}")
-    return raw in ("true", "1")
 
 
 def list_devices(call: Call) -> dict[str, Any]:
@@ -52,7 +30,7 @@ def list_devices(call: Call) -> dict[str, Any]:
 
 def get_device(call: Call) -> dict[str, Any]:
     """One device with its state (``at``: simulated devices only)."""
-    at, expedite = _at(call.query), _flag(call.query, "expedite")
+    at, expedite = instant(call.query, "at"), boolean(call.query, "expedite")
     return call.environment.devices.read(call.project_id, call.path_params["id"], at, expedite)
 
 
@@ -185,14 +163,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "lastAction": {"oneOf": [{"$ref": "#/components/schemas/Action"}, {"type": "null"}]},
         },
     },
-    "DeviceList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "DeviceList": page_of("Device"),
     "DisconnectedDevice": {
         "type": "object",
         "required": ["id", "type", "vendor", "model", "userId", "disconnected"],
@@ -227,12 +198,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "provider": {"type": "string"},
         },
     },
-    "VendorList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Vendor"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "VendorList": page_of("Vendor"),
 }

@@ -6,7 +6,7 @@ from typing import Any
 
 from wattbridge.api.params import LIMIT, OFFSET, choice, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Param
-from wattbridge.api.schema_parts import TIME
+from wattbridge.api.schema_parts import TIME, page_of
 from wattbridge.services.events import EVENT_TYPES
 
 
@@ -63,12 +63,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "data": {"type": "object"},
         },
     },
-    "EventList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "EventList": page_of("Event"),
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import QueryParams
 
 from wattbridge.api.routing import Param
+from wattbridge.clock import parse_instant
 from wattbridge.errors import ValidationFailed
 
 LIMIT = Param(
@@ -62,3 +64,22 @@ def choice(query: QueryParams, name: str, allowed: tuple[str, ...]) -> str | Non
             f"$.query.{name}", f"{raw!r} is not valid; use one of: {', '.join(allowed)}"
         )
     return raw
+
+
+def boolean(query: QueryParams, name: str) -> bool:
+    """An optional flag: ``true``/``false`` or ``1``/``0`` (any case); absent or empty is false."""
+    raw = (query.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ValidationFailed.single(f"$.query.{name}", f"must be true or false, got {raw!r}")
+    return raw in ("true", "1")
+
+
+def instant(query: QueryParams, name: str) -> datetime | None:
+    """An optional ISO 8601 instant (see :func:`wattbridge.clock.parse_instant`)."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_instant(raw)
+    except ValueError as exc:
+        raise ValidationFailed.single(f"$.query.{name}", str(exc)) from None

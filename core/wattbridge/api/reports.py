@@ -26,6 +26,7 @@ from wattbridge.api.routing import (
 from wattbridge.errors import Unauthorized
 from wattbridge.reports.links import LINK_TTL, MAX_TOKEN_LENGTH
 from wattbridge.reports.service import (
+    REPORT_PATH,
     ReportService,
     link_principal,
     report_links,
@@ -87,7 +88,7 @@ def with_report_url(call: Call, result: dict[str, Any]) -> dict[str, Any]:
 ROUTES = [
     ApiRoute(
         "GET",
-        "/v1/scans/{id}/report",
+        REPORT_PATH,
         get_scan_report,
         "Get a completed scan's report (HTML)",
         "scans",
@@ -102,7 +103,7 @@ ROUTES = [
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 OPERATIONS: dict[str, dict[str, Any]] = {
-    "GET /v1/scans/{id}/report": {
+    f"GET {REPORT_PATH}": {
         "description": "A self-contained HTML page (inline CSS and SVG, no scripts or external "
         "resources) with the recommendation, key figures and charts. Authenticate with an "
         "API key header, or open the result's reportUrl, whose signed token replaces the key "

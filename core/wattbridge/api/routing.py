@@ -97,7 +97,8 @@ class ApiExecutor:
         # Finished jobs wait here for their loop, which is woken once for all of them.
         self._outbox: dict[asyncio.AbstractEventLoop, list[_Done]] = {}
         self.loop_fallbacks: Counter[str] = Counter()
-        """Requests per route path that started on the event loop and had to move here."""
+        """Calls per label (a route's path: ``"/v1/devices/{id}"``) that started on the
+        event loop and had to move here."""
 
     @property
     def live_threads(self) -> int:
@@ -121,6 +122,22 @@ class ApiExecutor:
             self._watch_at = now
             loop.call_later(STALL_AFTER, self._check_stall, loop)
         return await future
+
+    async def run_loop_first(self, function: Callable[[], T], label: str) -> T:
+        """Run ``function`` on the event loop inside :func:`~wattbridge.loopsafe.on_loop`;
+        if it raises :class:`~wattbridge.loopsafe.WouldBlock`, run it again in a thread.
+
+        ``function`` must not have written anything when a step that may block
+        raises (the checks come before the waiting); ``label`` names it in
+        :attr:`loop_fallbacks` and the debug log.
+        """
+        try:
+            with on_loop():
+                return function()
+        except WouldBlock as exc:
+            self.loop_fallbacks[label] += 1
+            log.debug("%s continues in a thread: %s", label, exc)
+        return await self.run(function)
 
     def _check_stall(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
@@ -409,15 +426,12 @@ def make_endpoint(
         # The body is read on the loop (it is I/O), before any trip to a thread;
         # a request that announces no body (most GETs) has none to wait for.
         raw_body = await request.body() if _may_have_body(request) else b""
+        def run() -> Response:
+            return handle(request, raw_body, started)
+
         if loop_first:
-            try:
-                with on_loop():
-                    return handle(request, raw_body, started)
-            except WouldBlock as exc:
-                # Nothing was written: the whole request runs again in a thread.
-                executor.loop_fallbacks[route.path] += 1
-                log.debug("%s %s continues in a thread: %s", route.method, route.path, exc)
-        return await executor.run(lambda: handle(request, raw_body, started))
+            return await executor.run_loop_first(run, route.path)
+        return await executor.run(run)
 
     endpoint.__name__ = route.handler.__name__
     return endpoint

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from wattbridge.api.params import LIMIT, integer
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
 from wattbridge.api.schema_parts import TIME
+from wattbridge.models.scans import Goal, InputMethod, LoadProfileName
 from wattbridge.services.scans import ScanService, load_profiles
 
 PAGE = Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1.")
@@ -124,35 +125,30 @@ def _num(**bounds: float) -> dict[str, Any]:
 
 
 _NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+_GOAL = {"enum": list(get_args(Goal))}
+_INPUT_METHOD = {"enum": list(get_args(InputMethod))}
+_STATUS = {"enum": ["pending", "processing", "completed", "error"]}
 _ANGLES = {"tilt": _num(minimum=0, maximum=90), "azimuth": _num(minimum=0, maximum=360)}
+_DISPATCH_FLOWS = {
+    name: _num()
+    for name in (
+        "loadKwh",
+        "pvKwh",
+        "gridImportKwh",
+        "gridExportKwh",
+        "chargeKwh",
+        "dischargeKwh",
+        "storedKwh",
+    )
+}
 _DISPATCH_DAY: dict[str, Any] = {
     "type": "array",
     "minItems": 24,
     "maxItems": 24,
     "items": _obj(
-        [
-            "hour",
-            "loadKwh",
-            "pvKwh",
-            "gridImportKwh",
-            "gridExportKwh",
-            "chargeKwh",
-            "dischargeKwh",
-            "storedKwh",
-        ],
+        ["hour", *_DISPATCH_FLOWS],
         hour={"type": "integer", "minimum": 0, "maximum": 23},
-        **{
-            name: _num()
-            for name in (
-                "loadKwh",
-                "pvKwh",
-                "gridImportKwh",
-                "gridExportKwh",
-                "chargeKwh",
-                "dischargeKwh",
-                "storedKwh",
-            )
-        },
+        **_DISPATCH_FLOWS,
     ),
 }
 _FLOWS = {
@@ -170,13 +166,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CreateScan": {
         **_obj(
             ["inputMethod", "goal", "location"],
-            inputMethod={"enum": ["known", "studio"]},
+            inputMethod=_INPUT_METHOD,
             yearlyKwh={"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 100000},
-            loadProfile={
-                "enum": ["standard", "coupleBothAtWork", "couple1home1work", "3kidsbothwork", None]
-            },
+            loadProfile={"enum": [*get_args(LoadProfileName), None]},
             customProfileId={"type": ["string", "null"], "minLength": 1, "maxLength": 128},
-            goal={"enum": ["cost-savings", "self-sufficiency"]},
+            goal=_GOAL,
             location=_obj(
                 ["lat", "lon"],
                 lat=_num(minimum=-90, maximum=90),
@@ -243,9 +237,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "co2SavedKg",
         ],
         id={"type": "string", "pattern": "^scan_"},
-        status={"enum": ["pending", "processing", "completed", "error"]},
-        goal={"enum": ["cost-savings", "self-sufficiency"]},
-        inputMethod={"enum": ["known", "studio"]},
+        status=_STATUS,
+        goal=_GOAL,
+        inputMethod=_INPUT_METHOD,
         createdAt=TIME,
         updatedAt=TIME,
         completedAt={"oneOf": [TIME, {"type": "null"}]},
@@ -271,7 +265,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ScanStatus": _obj(
         ["id", "status", "updatedAt"],
         id={"type": "string", "pattern": "^scan_"},
-        status={"enum": ["pending", "processing", "completed", "error"]},
+        status=_STATUS,
         updatedAt=TIME,
     ),
     "ScanResult": _obj(
@@ -288,7 +282,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "metadata",
         ],
         scanId={"type": "string", "pattern": "^scan_"},
-        goal={"enum": ["cost-savings", "self-sufficiency"]},
+        goal=_GOAL,
         recommendation=_obj(
             ["newPv", "battery"],
             newPv={

@@ -6,7 +6,7 @@ from typing import Any
 
 from wattbridge.api.params import LIMIT, OFFSET, page_window, paginated
 from wattbridge.api.routing import ApiRoute, Call, Reply
-from wattbridge.api.schema_parts import NULLABLE_TIME, TIME
+from wattbridge.api.schema_parts import NULLABLE_TIME, TIME, page_of
 from wattbridge.services.events import EVENT_TYPES
 from wattbridge.services.webhooks import ALL_EVENTS, WebhookEndpointService
 
@@ -153,14 +153,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "WebhookEndpointList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "WebhookEndpointList": page_of("WebhookEndpoint"),
     "CreateWebhookEndpoint": {
         "type": "object",
         "required": ["url"],
@@ -221,14 +214,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "nextAttemptAt": NULLABLE_TIME,
         },
     },
-    "WebhookDeliveryList": {
-        "type": "object",
-        "required": ["items", "pagination"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}},
-            "pagination": {"$ref": "#/components/schemas/Pagination"},
-        },
-    },
+    "WebhookDeliveryList": page_of("WebhookDelivery"),
     "RecoverWebhooks": {
         "type": "object",
         "required": ["since"],

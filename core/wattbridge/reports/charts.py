@@ -103,26 +103,11 @@ def monthly_chart(monthly: Sequence[MonthlyEnergy]) -> str:
     bars = []
     for m in rows:
         left = frame.x0 + (m.month - 1) * slot + slot * 0.14
-        bars.append(
-            svg.rect(
-                left,
-                y(0),
-                bar,
-                -y.length(m.consumption_kwh),
-                COLORS["consumption"],
-                class_="consumption",
-            )
-        )
-        bars.append(
-            svg.rect(
-                left + bar,
-                y(0),
-                bar,
-                -y.length(m.pv_production_kwh),
-                COLORS["production"],
-                class_="production",
-            )
-        )
+        for x, name, amount in (
+            (left, "consumption", m.consumption_kwh),
+            (left + bar, "production", m.pv_production_kwh),
+        ):
+            bars.append(svg.rect(x, y(0), bar, -y.length(amount), COLORS[name], class_=name))
         bars.append(
             svg.text(left + bar, frame.y0 + 18, MONTHS[m.month - 1], text_anchor="middle", **_FONT)
         )
@@ -199,6 +184,8 @@ DAY_SERIES = (
 )
 """The day charts' series, in legend order: (colour name, label)."""
 
+_DAY_STACKS = ((("solar", "from_battery", "from_grid"), 1.0), (("into_battery", "to_grid"), -1.0))
+
 
 def day_chart(rows: Sequence[DispatchHour], season: str, scale: DayScale) -> str:
     """Stacked hourly bars of one typical day; above zero the consumption, below the surplus."""
@@ -213,36 +200,23 @@ def day_chart(rows: Sequence[DispatchHour], season: str, scale: DayScale) -> str
     for row in sorted(rows, key=lambda r: r.hour):
         cover = HourCover.of(row)
         left = frame.x0 + row.hour * slot + slot * 0.1
-        base = 0.0
-        for name in ("solar", "from_battery", "from_grid"):
-            amount = getattr(cover, name)
-            if amount > 0:
-                bars.append(
-                    svg.rect(
-                        left,
-                        y(base),
-                        width,
-                        y(base + amount) - y(base),
-                        COLORS[name],
-                        class_=name.replace("_", "-"),
+        # Consumption stacks up from zero, surplus down from it.
+        for names, sign in _DAY_STACKS:
+            base = 0.0
+            for name in names:
+                amount: float = getattr(cover, name)
+                if amount > 0:
+                    bars.append(
+                        svg.rect(
+                            left,
+                            y(base),
+                            width,
+                            y(base + sign * amount) - y(base),
+                            COLORS[name],
+                            class_=name.replace("_", "-"),
+                        )
                     )
-                )
-            base += amount
-        base = 0.0
-        for name in ("into_battery", "to_grid"):
-            amount = getattr(cover, name)
-            if amount > 0:
-                bars.append(
-                    svg.rect(
-                        left,
-                        y(base),
-                        width,
-                        y(base - amount) - y(base),
-                        COLORS[name],
-                        class_=name.replace("_", "-"),
-                    )
-                )
-            base -= amount
+                base += sign * amount
         stored_points.append((left + width / 2, stored_y(cover.stored)))
     labels = [
         svg.text(
