@@ -198,12 +198,16 @@ class ActionService:
             end = None if duration is None else start + duration
         raise Conflict("Too many queued actions on this device; cancel some first.")
 
-    def get(self, project_id: str, action_id: str) -> dict[str, Any]:
-        """One action, or 404."""
+    def require(self, project_id: str, action_id: str) -> ActionRow:
+        """An action of the project, or 404."""
         row = self.store.get(project_id, action_id)
         if row is None:
             raise NotFound(f"No action {action_id!r} in this project and environment.")
-        return render_action(row)
+        return row
+
+    def get(self, project_id: str, action_id: str) -> dict[str, Any]:
+        """One action, or 404."""
+        return render_action(self.require(project_id, action_id))
 
     def list_for_device(
         self, project_id: str, device_id: str, limit: int, offset: int
@@ -217,9 +221,7 @@ class ActionService:
         """Cancel a scheduled action (409 ``ACTION_NOT_CANCELLABLE`` otherwise)."""
         now = self.env.clock.now()
         with self.env.db.transaction():
-            row = self.store.get(project_id, action_id)
-            if row is None:
-                raise NotFound(f"No action {action_id!r} in this project and environment.")
+            row = self.require(project_id, action_id)
             starting = row.locked_until is not None and row.locked_until > now
             if row.state != "scheduled" or starting:
                 state = "being started" if row.state == "scheduled" else row.state
@@ -257,11 +259,13 @@ def refs(rows: Sequence[ActionRow], at: datetime, now: datetime) -> list[ActionR
     for row in rows:
         if row.state == "scheduled" and row.after_action_id is not None and row.due_at is None:
             continue
-        ref = action_ref(row)
-        will_fail = (row.control or {}).get("outcome") == "failed"
-        if row.state == "scheduled" and at > now and row.start_at <= at and not will_fail:
-            ref = action_ref(row, "acknowledged")
-        refs.append(ref)
+        accepted_by_then = (
+            row.state == "scheduled"
+            and at > now
+            and row.start_at <= at
+            and (row.control or {}).get("outcome") != "failed"
+        )
+        refs.append(action_ref(row, "acknowledged" if accepted_by_then else None))
     return refs
 
 

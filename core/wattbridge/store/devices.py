@@ -313,11 +313,10 @@ class DeviceStore:
 
     def count_connected(self, project_id: str) -> int:
         """How many connected devices a project has (for plan limits)."""
-        row = self.db.query_one(
-            "SELECT count(*) AS n FROM devices WHERE project_id = ? AND disconnected_at IS NULL",
+        return self.db.count(
+            "SELECT count(*) FROM devices WHERE project_id = ? AND disconnected_at IS NULL",
             (project_id,),
         )
-        return int(row["n"]) if row else 0
 
     def list(
         self,
@@ -338,14 +337,14 @@ class DeviceStore:
         if user_id is not None:
             where += " AND user_id = ?"
             params.append(user_id)
-        total = self.db.query_one(f"SELECT count(*) AS n FROM devices WHERE {where}", params)
+        total = self.db.count(f"SELECT count(*) FROM devices WHERE {where}", params)
         actions_sql, action_params = _read_actions_sql(*read)
         rows = self.db.query(
             f"SELECT d.*, {actions_sql} FROM devices d WHERE {where}"
             " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
             [*action_params, *params, limit, offset],
         )
-        return [_read_device(row) for row in rows], int(total["n"] if total else 0)
+        return [_read_device(row) for row in rows], total
 
     def disconnect(self, project_id: str, device_id: str, at: datetime) -> bool:
         """Mark a device disconnected; False when it was not connected."""
@@ -403,15 +402,13 @@ class ActionStore:
         self, device_id: str, limit: int, offset: int
     ) -> tuple[list[ActionRow], int]:
         """A page of a device's actions, newest first, and the total."""
-        total = self.db.query_one(
-            "SELECT count(*) AS n FROM actions WHERE device_id = ?", (device_id,)
-        )
+        total = self.db.count("SELECT count(*) FROM actions WHERE device_id = ?", (device_id,))
         rows = self.db.query(
             "SELECT * FROM actions WHERE device_id = ? ORDER BY created_at DESC, rowid DESC"
             " LIMIT ? OFFSET ?",
             (device_id, limit, offset),
         )
-        return [_action(r) for r in rows], int(total["n"] if total else 0)
+        return [_action(r) for r in rows], total
 
     def for_read(
         self, device_id: str, at: datetime, states: Sequence[str], limit: int

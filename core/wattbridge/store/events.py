@@ -80,20 +80,9 @@ class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def insert(
-        self,
-        event_id: str,
-        project_id: str,
-        event_type: str,
-        data: dict[str, Any],
-        created_at: datetime,
-        dispatch_after: datetime,
-    ) -> None:
-        """Append an event; call inside the transaction of the change that causes it."""
-        self.insert_many([(event_id, project_id, event_type, data, created_at, dispatch_after)])
-
     def insert_many(self, events: Sequence[NewEvent]) -> None:
-        """Append events, one statement for all (inside the causing transaction)."""
+        """Append events, one statement for all; call inside the transaction of the
+        change that causes them."""
         if not events:
             return
         self.db.executemany(
@@ -137,11 +126,11 @@ class EventStore:
         if event_type is not None:
             where += " AND type = ?"
             params.append(event_type)
-        total = self.db.query_one(f"SELECT count(*) AS n FROM events WHERE {where}", params)
+        total = self.db.count(f"SELECT count(*) FROM events WHERE {where}", params)
         rows = self.db.query(
             # rowid breaks ties in insertion order: events of one transaction share an instant.
             f"SELECT * FROM events WHERE {where} ORDER BY created_at DESC, rowid DESC"
             " LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [_event(r) for r in rows], int(total["n"] if total else 0)
+        return [_event(r) for r in rows], total

@@ -233,15 +233,13 @@ class ScanStore:
 
     def page(self, project_id: str, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
         """A page of a project's scans, newest first, and the project's total."""
-        total = self.db.query_one(
-            "SELECT count(*) AS n FROM scans WHERE project_id = ?", (project_id,)
-        )
+        total = self.db.count("SELECT count(*) FROM scans WHERE project_id = ?", (project_id,))
         rows = self.db.query(
             f"SELECT {_RECORD_COLUMNS} FROM scans WHERE project_id = ?"
             " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
             (project_id, limit, offset),
         )
-        return [_record(r) for r in rows], int(total["n"] if total else 0)
+        return [_record(r) for r in rows], total
 
     # -- the status syncer (timeline scans) -------------------------------------
 

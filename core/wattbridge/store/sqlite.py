@@ -129,6 +129,13 @@ class Database:
             raise
         return None if row is None else dict(row)
 
+    def count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a ``SELECT count(*) …`` and return the number (a page's total)."""
+        row = self.query_one(sql, params)
+        assert row is not None  # an aggregate without GROUP BY always yields one row
+        [value] = row.values()
+        return int(value)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
         may_block("a write")

@@ -222,15 +222,15 @@ class WebhookStore:
         self, project_id: str, limit: int, offset: int
     ) -> tuple[list[StoredEndpoint], int]:
         """A page of a project's endpoints, oldest first, and the total."""
-        total = self.db.query_one(
-            "SELECT count(*) AS n FROM webhook_endpoints WHERE project_id = ?", (project_id,)
+        total = self.db.count(
+            "SELECT count(*) FROM webhook_endpoints WHERE project_id = ?", (project_id,)
         )
         rows = self.db.query(
             "SELECT * FROM webhook_endpoints WHERE project_id = ?"
             " ORDER BY created_at, id LIMIT ? OFFSET ?",
             (project_id, limit, offset),
         )
-        return [_endpoint(r) for r in rows], int(total["n"] if total else 0)
+        return [_endpoint(r) for r in rows], total
 
     def update_endpoint(self, endpoint: StoredEndpoint) -> None:
         """Write back every field of an endpoint (read, change, write inside a transaction)."""
@@ -538,8 +538,8 @@ class WebhookStore:
         self, endpoint_id: str, limit: int, offset: int
     ) -> tuple[list[AttemptRecord], int]:
         """A page of an endpoint's attempts, newest first, and the total."""
-        total = self.db.query_one(
-            "SELECT count(*) AS n FROM webhook_attempts WHERE endpoint_id = ?", (endpoint_id,)
+        total = self.db.count(
+            "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = ?", (endpoint_id,)
         )
         rows = self.db.query(
             "SELECT a.webhook_id, a.event_id, e.type AS event_type, a.attempt, a.status,"
@@ -550,7 +550,7 @@ class WebhookStore:
             " WHERE a.endpoint_id = ? ORDER BY a.id DESC LIMIT ? OFFSET ?",
             (endpoint_id, limit, offset),
         )
-        return [AttemptRecord(**row) for row in rows], int(total["n"] if total else 0)
+        return [AttemptRecord(**row) for row in rows], total
 
 
 def _claimed(row: Row, token: str) -> ClaimedAttempt:
