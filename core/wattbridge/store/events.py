@@ -70,7 +70,8 @@ class StoredEvent:
     dispatched_at: str | None
 
 
-def _event(row: Row) -> StoredEvent:
+def event_of_row(row: Row) -> StoredEvent:
+    """An event from its row (the ``events`` columns by name, ``data`` still text)."""
     return StoredEvent(**{**row, "data": json.loads(row["data"])})
 
 
@@ -100,7 +101,7 @@ class EventStore:
         row = self.db.query_one(
             "SELECT * FROM events WHERE project_id = ? AND id = ?", (project_id, event_id)
         )
-        return None if row is None else _event(row)
+        return None if row is None else event_of_row(row)
 
     def dispatched_before(self, cutoff: datetime, limit: int) -> list[str]:
         """Ids of up to ``limit`` dispatched events created before ``cutoff``, oldest first."""
@@ -133,4 +134,4 @@ class EventStore:
             " LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        return [_event(r) for r in rows], total
+        return [event_of_row(r) for r in rows], total

@@ -167,7 +167,7 @@ _INSERT_SQL = (
 )
 
 
-def _time(value: datetime | None) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     return None if value is None else isoformat(value)
 
 
@@ -185,7 +185,7 @@ def _record(row: Row) -> ScanRecord:
 def _params(new: NewScan) -> tuple[Any, ...]:
     rec = new.record
     values = [getattr(rec, a.name) for a in attrs.fields(ScanRecord)]
-    values = [_time(v) if isinstance(v, datetime) else v for v in values]
+    values = [_iso(v) if isinstance(v, datetime) else v for v in values]
     digest = None if new.shared_result is None else new.shared_result.digest
     return (*values, new.input_json, new.result_json, digest)
 
@@ -266,8 +266,8 @@ class ScanStore:
                 (
                     rec.status,
                     isoformat(rec.updated_at),
-                    _time(rec.completed_at),
-                    _time(rec.due_at),
+                    _iso(rec.completed_at),
+                    _iso(rec.due_at),
                     rec.id,
                     rec.status,
                 )
@@ -322,7 +322,7 @@ class ScanStore:
                 (
                     outcome.status,
                     isoformat(outcome.updated_at),
-                    _time(outcome.completed_at),
+                    _iso(outcome.completed_at),
                     int(outcome.has_error),
                     outcome.error_message,
                     outcome.self_sufficiency,

@@ -22,7 +22,7 @@ from sqlite_utils import Migrations
 
 from wattbridge.clock import isoformat
 from wattbridge.ids import new_id
-from wattbridge.store.events import StoredEvent
+from wattbridge.store.events import StoredEvent, event_of_row
 from wattbridge.store.sqlite import Database, Row
 
 migrations = Migrations("wattbridge.webhooks")
@@ -554,14 +554,8 @@ class WebhookStore:
 
 
 def _claimed(row: Row, token: str) -> ClaimedAttempt:
-    event = StoredEvent(
-        id=row["e_id"],
-        project_id=row["e_project_id"],
-        type=row["e_type"],
-        created_at=row["e_created_at"],
-        data=json.loads(row["e_data"]),
-        dispatch_after=row["e_dispatch_after"],
-        dispatched_at=row["e_dispatched_at"],
+    event = event_of_row(
+        {name: row[f"e_{name}"] for name in attrs.fields_dict(StoredEvent)}
     )
     endpoint_row = {name: row[name] for name in attrs.fields_dict(StoredEndpoint)}
     return ClaimedAttempt(
