@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Api, ServerThread, new_platform, running
+from tests.support import Api, ServerThread, key_of, new_platform, running
 from wattbridge.platform import Platform
 
 
@@ -28,15 +28,10 @@ def server(platform: Platform) -> Iterator[ServerThread]:
         yield srv
 
 
-def _key(platform: Platform, project: str, env: str) -> str:
-    proj = platform.access.project(project)
-    return platform.access.issue_key(proj.id, env).plaintext  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def sandbox_api(platform: Platform, server: ServerThread) -> Iterator[Api]:
     """A client with a sandbox key of the live-enabled project."""
-    api = Api(server.url, _key(platform, "livecorp", "sandbox"))
+    api = Api(server.url, key_of(platform, "livecorp", "sandbox"))
     yield api
     api.close()
 
@@ -44,6 +39,6 @@ def sandbox_api(platform: Platform, server: ServerThread) -> Iterator[Api]:
 @pytest.fixture
 def live_api(platform: Platform, server: ServerThread) -> Iterator[Api]:
     """A client with a live key of the live-enabled project."""
-    api = Api(server.url, _key(platform, "livecorp", "live"))
+    api = Api(server.url, key_of(platform, "livecorp", "live"))
     yield api
     api.close()

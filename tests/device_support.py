@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Api, ServerThread, new_platform, running
-from wattbridge.clock import FrozenClock
+from tests.support import Api, ServerThread, data, key_of, new_platform, running
+from wattbridge.clock import FrozenClock, isoformat
+from wattbridge.drivers.base import EnvironmentName
 from wattbridge.platform import Platform
 
 NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -40,10 +41,9 @@ def srv(plat: Platform) -> Iterator[ServerThread]:
         yield server
 
 
-def client(plat: Platform, srv: ServerThread, project: str, env: str) -> Api:
+def client(plat: Platform, srv: ServerThread, project: str, env: EnvironmentName) -> Api:
     """An API client with a fresh key of ``project`` in ``env``."""
-    key = plat.access.issue_key(plat.access.project(project).id, env).plaintext  # type: ignore[arg-type]
-    return Api(srv.url, key)
+    return Api(srv.url, key_of(plat, project, env))
 
 
 @pytest.fixture
@@ -60,18 +60,9 @@ def document(srv: ServerThread) -> dict[str, Any]:
     return dict(httpx.get(f"{srv.url}/openapi.json").json())
 
 
-def data(response: httpx.Response, status: int) -> Any:
-    """The ``data`` of a response after checking its status."""
-    assert response.status_code == status, response.text
-    return response.json()["data"]
-
-
-def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The error envelope of a response after checking status and code."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["error"]["code"] == code, body
-    return dict(body)
+def at(hours: float) -> str:
+    """The instant ``hours`` after :data:`NOON`, as the API writes it."""
+    return isoformat(NOON + timedelta(hours=hours))
 
 
 def create(api: Api, **body: Any) -> dict[str, Any]:

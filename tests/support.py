@@ -8,9 +8,11 @@ Tests of the command-line tool start real ``wattbridge`` subprocesses instead.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,10 @@ import uvicorn
 
 from wattbridge.clock import Clock
 from wattbridge.config import Config
+from wattbridge.drivers.base import EnvironmentName
 from wattbridge.platform import Platform
+from wattbridge.services.metering import revise_plan
+from wattbridge.store.control import PlanStore
 
 SCAN_BODY: dict[str, Any] = {
     "inputMethod": "known",
@@ -33,6 +38,9 @@ SCAN_BODY: dict[str, Any] = {
 """A valid CreateScan body (a Dutch household); tests copy it before changing it."""
 
 BUILTIN_PLUGINS = ("sandbox", "fixtures", "highs", "http")
+
+WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
+"""The command-line tool of this virtual environment, for tests that start real processes."""
 
 
 def free_port() -> int:
@@ -120,3 +128,59 @@ class Api:
 def new_platform(data_dir: Path, clock: Clock | None = None, **config: Any) -> Platform:
     """A platform on ``data_dir`` with only the built-in plugins."""
     return Platform(config=make_config(data_dir, **config), clock=clock)
+
+
+def key_of(platform: Platform, project: str, env: EnvironmentName) -> str:
+    """A fresh API key of the project named ``project`` in ``env``."""
+    return platform.access.issue_key(platform.access.project(project).id, env).plaintext
+
+
+def set_plan(platform: Platform, project_id: str, **changes: Any) -> None:
+    """Change a project's plan as ``wattbridge projects set-plan`` does."""
+    plans = PlanStore(platform.control_db)
+    plans.set(project_id, revise_plan(plans.get(project_id), **changes), platform.clock.now())
+
+
+def data(response: httpx.Response, status: int) -> Any:
+    """The ``data`` of a response after checking its status."""
+    assert response.status_code == status, response.text
+    return response.json()["data"]
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error envelope of a response after checking status and code."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and body["statusCode"] == status, body
+    assert body["error"]["code"] == code, body
+    return dict(body)
+
+
+def scans_and_events(api: Api) -> tuple[int, int]:
+    """(scans, events) the key's project holds in the key's environment."""
+    scans = data(api.get("/v1/scans"), 200)["total"]
+    events = data(api.get("/v1/events"), 200)["pagination"]["total"]
+    return scans, events
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    seconds: float,
+    describe: Callable[[], object] = lambda: "",
+    proc: subprocess.Popen[Any] | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; fail with ``describe()`` after ``seconds``, or at
+    once if ``proc`` (a server under test) has exited."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc is None or proc.poll() is None, f"server exited: {describe()}"
+        assert time.monotonic() < deadline, f"timed out: {describe()}"
+        time.sleep(0.05)
+
+
+def healthy(port: int) -> bool:
+    """Whether a server on loopback ``port`` answers ``GET /healthz`` with 200."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

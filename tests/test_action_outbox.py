@@ -14,17 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 from tests.device_support import (  # noqa: F401  (fixtures)
-    NOON,
     api,
+    at,
     clock,
     create,
-    data,
-    error,
     plat,
     srv,
 )
-from tests.support import Api
-from wattbridge.clock import FrozenClock, isoformat
+from tests.support import Api, data, error
+from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
 from wattbridge.services.action_lifecycle import LEASE, ActionWorker
 
@@ -50,10 +48,6 @@ def action_events(api: Api) -> list[tuple[str, str]]:
 
 def state_of(api: Api, action: dict[str, Any]) -> str:
     return str(data(api.get(f"/v1/actions/{action['id']}"), 200)["state"])
-
-
-def at(hours: float) -> str:
-    return isoformat(NOON + timedelta(hours=hours))
 
 
 def test_cancel_rolls_back_without_its_event(plat: Platform, api: Api) -> None:

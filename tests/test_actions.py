@@ -6,18 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from tests.device_support import (  # noqa: F401  (fixtures)
-    NOON,
     api,
+    at,
     clock,
     create,
-    data,
     document,
-    error,
     plat,
     srv,
 )
 from tests.openapi_check import validate
-from tests.support import Api
+from tests.support import Api, data, error
 from wattbridge.clock import FrozenClock, isoformat
 from wattbridge.platform import Platform
 from wattbridge.services.action_lifecycle import ActionWorker
@@ -25,10 +23,6 @@ from wattbridge.services.action_lifecycle import ActionWorker
 
 def run_worker(plat: Platform) -> int:
     return ActionWorker(plat.environment("sandbox")).run_once()
-
-
-def at(hours: float) -> str:
-    return isoformat(NOON + timedelta(hours=hours))
 
 
 def push(api: Api, device_id: str, **body: Any) -> Any:

@@ -17,7 +17,8 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.support import BUILTIN_PLUGINS, make_config
+from tests.support import BUILTIN_PLUGINS, make_config, set_plan
+from tests.support import SCAN_BODY as BODY
 from wattbridge import hookimpl
 from wattbridge.clock import FrozenClock
 from wattbridge.drivers.base import EnvironmentName
@@ -36,13 +37,6 @@ from wattbridge_fixtures import FIXTURES, load_fixture
 from wattbridge_ledger import ledger_entries
 
 START = datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
-BODY: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-}
 FAIL_KWH = 4242.0
 """The test solver refuses this yearly consumption (the scan ends in ``error``)."""
 
@@ -132,11 +126,6 @@ def plat(tmp_path: Path, clock: FrozenClock, plugins: TestPlugins) -> Iterator[P
 @pytest.fixture
 def project(plat: Platform) -> str:
     return plat.access.create_project("acme", live_enabled=True).id
-
-
-def set_plan(plat: Platform, project: str, **changes: Any) -> None:
-    plans = PlanStore(plat.control_db)
-    plans.set(project, revise_plan(plans.get(project), **changes), plat.clock.now())
 
 
 def live(plat: Platform) -> ScanService:

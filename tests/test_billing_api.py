@@ -1,7 +1,7 @@
 """Billing through a real server with live and sandbox keys, the real solver and real sinks.
 
-The plan is changed with the ``wattbridge projects set-plan`` command (a real
-subprocess on the same data dir, while the server runs); usage events are
+The plan is changed with the ``wattbridge projects set-plan`` command (run in
+this process on the same data dir, while the server runs); usage events are
 delivered by the billing worker to the built-in ledger and to the ``stripe``
 sink, which talks HTTP to a Stripe stand-in on loopback (never to Stripe).
 The clock is frozen so that retries are driven by moving it; one live scan is
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +24,20 @@ from click.testing import CliRunner, Result
 
 from tests.openapi_check import validate
 from tests.stripe_standin import API_KEY, StripeStandIn, stripe_standin
-from tests.support import BUILTIN_PLUGINS, Api, make_config, running
+from tests.support import (
+    BUILTIN_PLUGINS,
+    WATTBRIDGE,
+    Api,
+    data,
+    key_of,
+    make_config,
+    running,
+    scans_and_events,
+)
 from tests.support import SCAN_BODY as BODY
 from wattbridge.cli import cli
 from wattbridge.clock import FrozenClock, parse_instant
+from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.billing import UsageEvent
 from wattbridge.platform import Platform
 from wattbridge.services.billing import RETRY_DELAYS, BillingWorker
@@ -36,7 +45,6 @@ from wattbridge.services.solver_queue import SolverQueue
 from wattbridge.store.usage import UsageStore
 from wattbridge_ledger import ledger_entries
 
-WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 CUSTOMER = "cus_standin42"
 PLUGINS = ",".join((*BUILTIN_PLUGINS, "ledger", "stripe"))
@@ -92,14 +100,8 @@ def plat(data_dir: Path, standin: StripeStandIn) -> Iterator[Platform]:
     platform.close()
 
 
-def client(plat: Platform, url: str, environment: str) -> Api:
-    project = plat.access.project("acme").id
-    return Api(url, plat.access.issue_key(project, environment).plaintext)  # type: ignore[arg-type]
-
-
-def data(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()["data"]
+def client(plat: Platform, url: str, environment: EnvironmentName) -> Api:
+    return Api(url, key_of(plat, "acme", environment))
 
 
 def set_plan(data_dir: Path, *options: str) -> dict[str, Any]:
@@ -107,13 +109,6 @@ def set_plan(data_dir: Path, *options: str) -> dict[str, Any]:
                       "--data-dir", str(data_dir))
     assert changed.exit_code == 0, changed.output
     return dict(json.loads(changed.stdout))
-
-
-def totals(api: Api) -> tuple[int, int]:
-    """(scans, events) the key's project holds in the key's environment."""
-    scans = data(api.get("/v1/scans"), 200)["total"]
-    events = data(api.get("/v1/events"), 200)["pagination"]["total"]
-    return scans, events
 
 
 def test_credits_limits_overage_and_usage_events_end_to_end(
@@ -134,7 +129,7 @@ def test_credits_limits_overage_and_usage_events_end_to_end(
         data(live.post("/v1/scans", json=BODY), 201)
 
         # The third hits the hard cap: 429, and nothing is stored.
-        before = totals(live)
+        before = scans_and_events(live)
         refused = live.post("/v1/scans", json=BODY)
         assert refused.status_code == 429, refused.text
         body = refused.json()
@@ -142,7 +137,7 @@ def test_credits_limits_overage_and_usage_events_end_to_end(
         assert "2 live scans for June 2026" in body["message"]
         assert "resets on 2026-07-01" in body["message"] and "--tier-limit" in body["message"]
         assert body["meta"]["environment"] == "live"
-        assert totals(live) == before
+        assert scans_and_events(live) == before
         # A 429 is not kept for its Idempotency-Key: the same key works once allowed.
         keyed = {"Idempotency-Key": "refused-then-retried"}
         assert live.post("/v1/scans", json=BODY, headers=keyed).status_code == 429

@@ -8,16 +8,13 @@ import re
 import signal
 import socket
 import subprocess
-import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import BUILTIN_PLUGINS, free_port
-
-WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
+from tests.support import BUILTIN_PLUGINS, WATTBRIDGE, free_port, healthy, wait_until
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -106,14 +103,7 @@ def test_serve_writes_the_access_log_to_a_file_or_nowhere(tmp_path: Path) -> Non
                 stdout=sink, stderr=subprocess.STDOUT, env=env,
             )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.1)
+            wait_until(partial(healthy, port), 30, proc=proc)
             httpx.get(f"http://127.0.0.1:{port}/v1/nothing-here?q=1")
         finally:
             proc.send_signal(signal.SIGINT)
@@ -142,14 +132,7 @@ def test_serve_prints_a_working_key_once_and_logs_no_secrets(tmp_path: Path) -> 
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until(partial(healthy, port), 30, proc=proc)
         printed = log_path.read_text()
         key = re.search(r"sk_test_[0-9A-Za-z]{38}", printed)
         assert key, printed
@@ -173,7 +156,10 @@ def test_serve_prints_a_working_key_once_and_logs_no_secrets(tmp_path: Path) -> 
             [WATTBRIDGE, "serve", "--port", str(port), "--data-dir", str(data)],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=15)
+    try:
+        # Up and serving: a banner would have been printed before this point.
+        wait_until(partial(healthy, port), 30, proc=proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
     assert "sk_test_" not in log_path.read_text()

@@ -3,32 +3,24 @@ says what to fix, and none of them writes anything."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from tests.device_support import (  # noqa: F401  (fixtures)
-    NOON,
     api,
+    at,
     client,
     clock,
     create,
-    data,
     document,
-    error,
     plat,
     srv,
 )
 from tests.openapi_check import validate
-from tests.support import Api, ServerThread
-from wattbridge.clock import isoformat
+from tests.support import Api, ServerThread, data, error
 from wattbridge.drivers.devices import DEVICE_TYPES
 from wattbridge.platform import Platform
-
-
-def at(hours: float) -> str:
-    return isoformat(NOON + timedelta(hours=hours))
 
 
 def checked(

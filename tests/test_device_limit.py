@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.openapi_check import validate
-from tests.support import BUILTIN_PLUGINS, Api, make_config, running
+from tests.support import BUILTIN_PLUGINS, Api, make_config, running, set_plan
 from wattbridge import hookimpl
 from wattbridge.cli import cli
 from wattbridge.clock import FrozenClock
@@ -40,7 +40,6 @@ from wattbridge.drivers.devices import (
 )
 from wattbridge.errors import DeviceLimitReached
 from wattbridge.platform import Platform
-from wattbridge.services.metering import revise_plan
 from wattbridge.store.control import (
     CONTROL_DB_FILE,
     DEFAULT_DEVICE_LIMIT,
@@ -123,12 +122,6 @@ def plat(tmp_path: Path) -> Iterator[Platform]:
 def project(plat: Platform) -> str:
     """The id of 'acme'."""
     return plat.access.project("acme").id
-
-
-def set_plan(plat: Platform, project: str, **changes: Any) -> None:
-    """Change the project's plan as ``wattbridge projects set-plan`` does."""
-    plans = PlanStore(plat.control_db)
-    plans.set(project, revise_plan(plans.get(project), **changes), plat.clock.now())
 
 
 def link(plat: Platform, project: str, *external_ids: str, env: EnvironmentName = "live") -> None:

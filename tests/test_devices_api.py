@@ -9,14 +9,12 @@ from tests.device_support import (  # noqa: F401  (fixtures)
     client,
     clock,
     create,
-    data,
     document,
-    error,
     plat,
     srv,
 )
 from tests.openapi_check import validate
-from tests.support import Api, ServerThread
+from tests.support import Api, ServerThread, data, error
 from wattbridge.platform import Platform
 
 

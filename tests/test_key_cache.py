@@ -11,17 +11,13 @@ import asyncio
 import os
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support import BUILTIN_PLUGINS, Api, ServerThread
+from tests.support import BUILTIN_PLUGINS, WATTBRIDGE, Api, ServerThread
 from wattbridge.api.routing import ApiExecutor
 from wattbridge.errors import LiveAccessDisabled, Unauthorized
 from wattbridge.platform import Platform
-
-WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
 
 
 def test_revocation_through_the_same_connection_is_seen(platform: Platform) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.device_support import api, clock, data, plat, srv  # noqa: F401 (fixtures)
-from tests.support import SCAN_BODY, Api, ServerThread, new_platform, running
+from tests.device_support import api, clock, plat, srv  # noqa: F401 (fixtures)
+from tests.support import SCAN_BODY, Api, ServerThread, data, new_platform, running
 from wattbridge.api.app import api_routes
 from wattbridge.clock import FrozenClock
 from wattbridge.loopsafe import WouldBlock, may_block, on_loop, running_on_loop

@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import free_port, make_config
+from tests.support import WATTBRIDGE, free_port, healthy, make_config, wait_until
 from wattbridge import hookimpl
 from wattbridge.errors import PluginSelectionError
 from wattbridge.platform import Platform
 from wattbridge.plugins import PluginLoadError, PluginSet
-
-WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
 
 ACME = '''
 from wattbridge import hookimpl
@@ -104,16 +100,7 @@ def test_server_starts_despite_a_broken_plugin(site: Path, tmp_path: Path) -> No
         env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "server exited"
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        assert response.status_code == 200
+        wait_until(partial(healthy, port), 30, proc=proc)
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=10)

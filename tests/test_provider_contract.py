@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.device_support import data, error
+from tests.device_support import client, document, srv  # noqa: F401  (fixtures)
 from tests.openapi_check import validate
-from tests.support import Api, ServerThread, make_config, running
+from tests.support import Api, ServerThread, data, error, make_config
 from wattbridge import hookimpl
 from wattbridge.clock import FrozenClock, isoformat
 from wattbridge.drivers.base import EnvironmentName
@@ -149,22 +148,10 @@ def plat(tmp_path: Path, clock: FrozenClock, cloud: AcmeCloud) -> Iterator[Platf
 
 
 @pytest.fixture
-def srv(plat: Platform) -> Iterator[ServerThread]:
-    with running(plat) as server:
-        yield server
-
-
-@pytest.fixture
 def live(plat: Platform, srv: ServerThread) -> Iterator[Api]:
-    project = plat.access.project("acme-app").id
-    api = Api(srv.url, plat.access.issue_key(project, "live").plaintext)
+    api = client(plat, srv, "acme-app", "live")
     yield api
     api.close()
-
-
-@pytest.fixture
-def document(srv: ServerThread) -> dict[str, Any]:
-    return dict(httpx.get(f"{srv.url}/openapi.json").json())
 
 
 @pytest.fixture

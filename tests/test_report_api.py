@@ -18,8 +18,10 @@ import pytest
 
 from tests.openapi_check import validate
 from tests.support import SCAN_BODY as BODY
-from tests.support import Api, ServerThread, new_platform, running
+from tests.support import Api, ServerThread, data, key_of, new_platform, running
+from tests.support import error as envelope_error
 from wattbridge.clock import FrozenClock
+from wattbridge.drivers.base import EnvironmentName
 from wattbridge.platform import Platform
 from wattbridge.reports.links import LINK_TTL
 from wattbridge.services.solver_queue import SolverQueue
@@ -40,15 +42,9 @@ class Setup:
     other: Api  # another project's sandbox key
     document: dict[str, Any]
 
-    def key(self, project: str, env: str) -> str:
+    def key(self, project: str, env: EnvironmentName) -> str:
         """A fresh key."""
-        return issue(self.platform, project, env)
-
-
-def issue(platform: Platform, project: str, env: str) -> str:
-    """A fresh key of ``project`` in ``env``."""
-    project_id = platform.access.project(project).id
-    return platform.access.issue_key(project_id, env).plaintext  # type: ignore[arg-type]
+        return key_of(self.platform, project, env)
 
 
 @pytest.fixture
@@ -59,7 +55,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     platform.access.create_project("livecorp", live_enabled=True)
     with running(platform) as server:
         keys = (("livecorp", "sandbox"), ("livecorp", "live"), ("default", "sandbox"))
-        clients = [Api(server.url, issue(platform, project, env)) for project, env in keys]
+        clients = [Api(server.url, key_of(platform, project, env)) for project, env in keys]
         document = httpx.get(f"{server.url}/openapi.json").json()
         yield Setup(platform, clock, server, *clients, document)
         for client in clients:
@@ -67,17 +63,11 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     platform.close()
 
 
-def data(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()["data"]
-
-
 def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error envelope, after checking it is one (the report route also serves HTML)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["error"]["code"] == code, body
-    return body
+    return envelope_error(response, status, code)
 
 
 def completed_scan(setup: Setup) -> str:

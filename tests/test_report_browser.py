@@ -22,7 +22,7 @@ import pytest
 
 from tests.png_pixels import Image, decode
 from tests.support import SCAN_BODY as BODY
-from tests.support import Api, ServerThread, new_platform, running
+from tests.support import Api, ServerThread, key_of, new_platform, running
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
 from wattbridge.reports.charts import COLORS
@@ -119,8 +119,7 @@ def test_chromium_renders_every_chart_of_a_report_link(
 ) -> None:
     chromium()
     platform, clock, server = served
-    key = platform.access.issue_key(platform.access.project("homes").id, "sandbox").plaintext
-    api = Api(server.url, key)
+    api = Api(server.url, key_of(platform, "homes", "sandbox"))
     try:
         created = api.post("/v1/scans", json=BODY)
         assert created.status_code == 201, created.text

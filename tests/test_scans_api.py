@@ -16,8 +16,7 @@ import pytest
 
 from tests.openapi_check import validate
 from tests.support import SCAN_BODY as BODY
-from tests.support import Api, ServerThread
-from wattbridge.drivers.base import EnvironmentName
+from tests.support import Api, ServerThread, data, error, key_of, scans_and_events
 from wattbridge.platform import Platform
 from wattbridge.services.scan_syncer import scan_workers
 from wattbridge.workers import WorkerRunner
@@ -40,33 +39,6 @@ def syncer(platform: Platform) -> Iterator[WorkerRunner]:
 def document(server: ServerThread) -> dict[str, Any]:
     """The served OpenAPI document."""
     return dict(httpx.get(f"{server.url}/openapi.json").json())
-
-
-def key_of(platform: Platform, project: str, env: EnvironmentName) -> str:
-    """A fresh key of ``project`` in ``env``."""
-    return platform.access.issue_key(platform.access.project(project).id, env).plaintext
-
-
-def data(response: httpx.Response, status: int) -> Any:
-    """The ``data`` of a response after checking its status."""
-    assert response.status_code == status, response.text
-    return response.json()["data"]
-
-
-def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The error envelope of a response after checking status and code."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["statusCode"] == status, body
-    assert body["error"]["code"] == code, body
-    return dict(body)
-
-
-def stored(api: Api) -> tuple[int, int]:
-    """(scans, events) the caller's project holds in the caller's environment."""
-    scans = data(api.get("/v1/scans"), 200)["total"]
-    events = data(api.get("/v1/events"), 200)["pagination"]["total"]
-    return scans, events
 
 
 def seconds_since(created_at: str) -> float:
@@ -262,7 +234,7 @@ def test_a_body_that_is_not_json_or_not_an_object(
         body = error(sandbox_api.post("/v1/scans", json=value), 400, "VALIDATION_FAILED")
         assert body["error"]["details"]["errors"][0]["path"] == "$"
         assert "object" in body["message"], body["message"]
-    assert stored(sandbox_api) == (0, 0)
+    assert scans_and_events(sandbox_api) == (0, 0)
 
 
 def test_validation_errors_name_every_field(sandbox_api: Api, document: dict[str, Any]) -> None:
@@ -289,7 +261,7 @@ def test_validation_errors_name_every_field(sandbox_api: Api, document: dict[str
     assert any(p.startswith("$.electricBattery") for p in paths), paths
     assert all(e["message"] for e in body["error"]["details"]["errors"])
     assert body["message"].startswith(body["error"]["details"]["errors"][0]["path"])
-    assert stored(sandbox_api) == (0, 0)
+    assert scans_and_events(sandbox_api) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -309,14 +281,14 @@ def test_sandbox_refuses_studio_scans_with_the_exact_message(
     body = error(response, 400, "SANDBOX_STUDIO_UNSUPPORTED")
     assert body["message"] == STUDIO_MESSAGE
     assert response.json()["meta"]["environment"] == "sandbox"
-    assert stored(sandbox_api) == (0, 0)
+    assert scans_and_events(sandbox_api) == (0, 0)
 
 
 def test_live_validates_studio_scans_instead(live_api: Api) -> None:
     body = error(live_api.post("/v1/scans", json={**BODY, "customProfileId": "cp_1"}), 400,
                  "VALIDATION_FAILED")
     assert "$.customProfileId" in {e["path"] for e in body["error"]["details"]["errors"]}
-    assert stored(live_api) == (0, 0)
+    assert scans_and_events(live_api) == (0, 0)
 
 
 # --- Idempotency-Key ------------------------------------------------------------------------
@@ -341,7 +313,7 @@ def test_idempotency_key_replays_and_refuses_another_body(
     # One scan, one scan.pending event.
     listing = data(sandbox_api.get("/v1/scans"), 200)
     assert [s["id"] for s in listing["items"]] == [scan["id"]]
-    assert stored(sandbox_api) == (1, 1)
+    assert scans_and_events(sandbox_api) == (1, 1)
 
     # The same key on another path or in the other scope is a different key.
     other = data(sandbox_api.post("/v1/scans", json=BODY, headers={"Idempotency-Key": "k2"}), 201)
@@ -355,10 +327,10 @@ def test_a_rejected_request_does_not_use_up_its_idempotency_key(sandbox_api: Api
     error(sandbox_api.post("/v1/scans", json={**BODY, "customProfileId": "cp"}, headers=key), 400,
           "SANDBOX_STUDIO_UNSUPPORTED")
     error(sandbox_api.post("/v1/scans", content=b"{", headers=key), 400, "VALIDATION_FAILED")
-    assert stored(sandbox_api) == (0, 0)
+    assert scans_and_events(sandbox_api) == (0, 0)
     # Not stored: the corrected body goes through with the same key.
     fixed = sandbox_api.post("/v1/scans", json=BODY, headers=key)
     assert fixed.status_code == 201 and "Idempotent-Replayed" not in fixed.headers
     too_long = sandbox_api.post("/v1/scans", json=BODY, headers={"Idempotency-Key": "k" * 256})
     assert "Idempotency-Key" in error(too_long, 400, "VALIDATION_FAILED")["message"]
-    assert stored(sandbox_api) == (1, 1)
+    assert scans_and_events(sandbox_api) == (1, 1)

@@ -16,28 +16,25 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from tests.support import BUILTIN_PLUGINS, free_port, new_platform
+from tests.support import (
+    BUILTIN_PLUGINS,
+    SCAN_BODY,
+    WATTBRIDGE,
+    free_port,
+    healthy,
+    new_platform,
+    wait_until,
+)
 from tests.webhook_receiver import Answer, Received, receiving
 from wattbridge.services.webhooks import WebhookEndpointService
 from wattbridge.webhooks.signing import verify
-
-WATTBRIDGE = str(Path(sys.executable).with_name("wattbridge"))
-SCAN: dict[str, Any] = {
-    "inputMethod": "known",
-    "yearlyKwh": 3500,
-    "goal": "cost-savings",
-    "location": {"lat": 52.09, "lon": 5.12},
-    "newPv": [{"maxPanelCount": 12, "tilt": 35, "azimuth": 180}],
-}
 
 
 @contextmanager
@@ -54,7 +51,7 @@ def serve(data_dir: Path, port: int, log_path: Path) -> Iterator[subprocess.Pope
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     try:
-        wait_until(lambda: _healthy(port), 30, lambda: log_path.read_text(), proc)
+        wait_until(lambda: healthy(port), 30, lambda: log_path.read_text(), proc)
         yield proc
     finally:
         if proc.poll() is None:
@@ -64,27 +61,6 @@ def serve(data_dir: Path, port: int, log_path: Path) -> Iterator[subprocess.Pope
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    seconds: float,
-    describe: Callable[[], object] = lambda: "",
-    proc: subprocess.Popen[bytes] | None = None,
-) -> None:
-    """Poll ``condition`` until it holds; fail with ``describe()`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert proc is None or proc.poll() is None, f"server exited: {describe()}"
-        assert time.monotonic() < deadline, f"timed out: {describe()}"
-        time.sleep(0.05)
 
 
 def test_sigkill_mid_delivery_loses_no_event(tmp_path: Path) -> None:
@@ -105,7 +81,7 @@ def test_sigkill_mid_delivery_loses_no_event(tmp_path: Path) -> None:
             endpoint = api.post("/v1/webhook-endpoints", json={"url": receiver.url}).json()
             secret = endpoint["data"]["secret"]
             for _ in range(2):
-                assert api.post("/v1/scans", json=SCAN).status_code == 201
+                assert api.post("/v1/scans", json=SCAN_BODY).status_code == 201
             for _ in range(8):
                 sent = api.post(f"/v1/webhook-endpoints/{endpoint['data']['id']}/test")
                 assert sent.status_code == 202
