@@ -217,6 +217,8 @@ class ActionWorker:
     def run_once(self) -> int:
         """Claim the due actions and move each one step; return how many."""
         now = self.env.clock.now()
+        if not self.lifecycle.store.any_due(now):
+            return 0  # the usual case: no write transaction, no write lock taken
         token = secrets.token_hex(8)
         with self.env.db.transaction():
             ids = self.lifecycle.store.claim_due(now, CLAIM_BATCH, now + LEASE, token)

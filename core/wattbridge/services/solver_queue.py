@@ -98,6 +98,8 @@ class SolverQueue:
     def claim(self) -> Claim | None:
         """Claim the scan due longest ago and mark it processing (the first half of a pass)."""
         env = self.env
+        if not self.store.any_due("solver", env.clock.now()):
+            return None  # the usual case: no write transaction, no write lock taken
         with env.db.transaction():
             now = env.clock.now()
             claim = self.store.claim(now, now + self.time_limit + LEASE_MARGIN)

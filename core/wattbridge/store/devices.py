@@ -462,6 +462,17 @@ class ActionStore:
         sql = f"UPDATE actions SET {', '.join(columns)} WHERE {where}"
         return self.db.execute(sql, [*params, *extra]) > 0
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether an unleased action is due: a plain read, so that an idle worker checks
+        without taking the write lock (it claims inside a transaction after)."""
+        stamp = isoformat(now)
+        return self.db.query_one(
+            "SELECT 1 FROM actions WHERE state IN ('scheduled', 'acknowledged')"
+            " AND due_at IS NOT NULL AND due_at <= ?"
+            " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
+            (stamp, stamp),
+        ) is not None
+
     def claim_due(self, now: datetime, limit: int, lease_until: datetime, token: str) -> list[str]:
         """Claim up to ``limit`` due, unleased actions for a worker; return their ids.
 
