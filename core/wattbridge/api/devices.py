@@ -90,6 +90,15 @@ ROUTES = [
 
 _NUMBER = {"type": "number"}
 
+_SUMMARY: dict[str, Any] = {
+    "id": {"type": "string", "pattern": "^dev_"},
+    "type": {"$ref": "#/components/schemas/DeviceType"},
+    "vendor": {"type": "string"},
+    "model": {"type": "string"},
+    "userId": {"type": "string"},
+}
+"""The identifying fields of a device (``services.devices.summary``)."""
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "DeviceType": {"type": "string", "enum": list(DEVICE_TYPES)},
     "Device": {
@@ -97,11 +106,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["id", "type", "vendor", "model", "userId", "sync", "metadata", "state",
                      "commands", "settings", "lastAction"],
         "properties": {
-            "id": {"type": "string", "pattern": "^dev_"},
-            "type": {"$ref": "#/components/schemas/DeviceType"},
-            "vendor": {"type": "string"},
-            "model": {"type": "string"},
-            "userId": {"type": "string"},
+            **_SUMMARY,
             "sync": {
                 "type": "object",
                 "required": ["available", "lastPulledAt", "error"],
@@ -168,11 +173,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["id", "type", "vendor", "model", "userId", "disconnected"],
         "properties": {
-            "id": {"type": "string", "pattern": "^dev_"},
-            "type": {"$ref": "#/components/schemas/DeviceType"},
-            "vendor": {"type": "string"},
-            "model": {"type": "string"},
-            "userId": {"type": "string"},
+            **_SUMMARY,
             "disconnected": {"const": True},
         },
     },
