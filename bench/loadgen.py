@@ -222,14 +222,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(
-    host: str, port: int, request: bytes, until: float, latencies: list[float]
+    host: str, port: int, requests: list[bytes], first: int, until: float,
+    latencies: list[float],
 ) -> int:
     errors = 0
+    sent = first
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
             started = time.perf_counter()
-            writer.write(request)
+            writer.write(requests[sent % len(requests)])
+            sent += 1
             status = await _read_response(reader)
             latencies.append(time.perf_counter() - started)
             if status >= 400:
@@ -239,13 +242,13 @@ async def _connection(
     return errors
 
 
-_Job = tuple[str, str, dict[str, str], bytes, float, int, float]
+_Job = tuple[str, list[str], dict[str, str], bytes, float, list[int], float]
 
 
 def _worker(job: _Job) -> tuple[list[float], int]:
-    method, url, headers, body, seconds, connections, start_at = job
-    parts = urlsplit(url)
-    request = _request_bytes(method, url, headers, body)
+    method, urls, headers, body, seconds, offsets, start_at = job
+    parts = urlsplit(urls[0])
+    requests = [_request_bytes(method, url, headers, body) for url in urls]
 
     async def run() -> tuple[list[float], int]:
         # Start together, so the measured window is the same for every process.
@@ -254,7 +257,7 @@ def _worker(job: _Job) -> tuple[list[float], int]:
         latencies: list[float] = []
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         results = await asyncio.gather(
-            *(_connection(host, port, request, until, latencies) for _ in range(connections))
+            *(_connection(host, port, requests, first, until, latencies) for first in offsets)
         )
         return latencies, sum(results)
 
@@ -263,7 +266,7 @@ def _worker(job: _Job) -> tuple[list[float], int]:
 
 def measure(
     method: str,
-    url: str,
+    url: str | list[str],
     *,
     headers: dict[str, str] | None = None,
     json_body: Any = None,
@@ -273,7 +276,10 @@ def measure(
 ) -> Load:
     """Drive ``url`` with ``concurrency`` keep-alive connections for ``seconds``.
 
-    The connections are spread over ``processes`` client processes. Every
+    ``url`` may be a list of URLs of one server: each connection then requests
+    them in turn, each starting at another place in the list, so that the
+    server sees them evenly mixed. The connections are spread over
+    ``processes`` client processes. Every
     response is read in full; a status ≥ 400 counts as an error (a benchmark
     should treat any error as a failed run).
     """
@@ -282,9 +288,15 @@ def measure(
     if json_body is not None:
         body = json.dumps(json_body).encode()
         sent_headers.setdefault("Content-Type", "application/json")
+    urls = [url] if isinstance(url, str) else url
     per_process = max(1, concurrency // processes)
+    total = per_process * processes
     start_at = time.time() + 0.5
-    jobs = [(method, url, sent_headers, body, seconds, per_process, start_at)] * processes
+    jobs = [
+        (method, urls, sent_headers, body, seconds,
+         [(p * per_process + n) * len(urls) // total for n in range(per_process)], start_at)
+        for p in range(processes)
+    ]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         outcomes = pool.map(_worker, jobs)
     latencies = sorted(lat for batch, _ in outcomes for lat in batch)

@@ -297,8 +297,9 @@ def reads_without_io(provider: object) -> bool:
 
     Optional, for simulators: such a provider promises that ``read_state``
     computes from its arguments alone (no network, no disk, no lock), so the
-    core may call it on the event loop. A provider that says nothing is called
-    from a worker thread, as any adapter that talks to hardware must be.
+    core may call it on the event loop and reuse a current read's projection
+    for the rest of its second. A provider that says nothing is called from a
+    worker thread, and never reused, as any adapter that talks to hardware must be.
     """
     return getattr(provider, "reads_without_io", False) is True
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
 
 import attrs
 
@@ -26,6 +25,7 @@ from wattbridge.drivers.base import ENVIRONMENTS, EnvironmentName
 from wattbridge.errors import Conflict, LiveAccessDisabled, NotFound, Unauthorized, ValidationFailed
 from wattbridge.ids import new_id
 from wattbridge.store.control import ApiKeyRecord, ControlStore, Project
+from wattbridge.store.revision_cache import RevisionCache
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 UNAUTHORIZED_MESSAGE = (
@@ -46,14 +46,6 @@ KEY_CACHE_SIZE = 1024
 """Keys remembered per worker thread; the cache is emptied when it is full."""
 
 
-class _KeyCache(threading.local):
-    """One thread's keys by hash, valid for one revision of the control database."""
-
-    def __init__(self) -> None:
-        self.revision: tuple[int, int, int] | None = None
-        self.entries: dict[str, tuple[ApiKeyRecord, Project]] = {}
-
-
 @attrs.frozen
 class IssuedKey:
     """A new key: the plaintext exists only here, once."""
@@ -72,7 +64,9 @@ class AccessService:
         self.clock = clock
         self._secret = server_secret
         self.prefixes = prefixes
-        self._cache = _KeyCache()
+        self._keys: RevisionCache[str, tuple[ApiKeyRecord, Project]] = RevisionCache(
+            store.db, KEY_CACHE_SIZE
+        )
 
     def create_project(self, name: str, live_enabled: bool = False) -> Project:
         """Create a project with a unique name."""
@@ -173,14 +167,7 @@ class AccessService:
 
     def _lookup(self, digest: str) -> tuple[ApiKeyRecord, Project] | None:
         """The key with this hash and its project, from this thread's cache when current."""
-        cache = self._cache
-        # Read the revision before the rows: a commit in between only makes the
-        # next lookup miss, never lets an older row outlive a newer revision.
-        revision = self.store.revision()
-        if revision != cache.revision:
-            cache.entries.clear()
-            cache.revision = revision
-        hit = cache.entries.get(digest)
+        hit = self._keys.get(digest)
         if hit is not None:
             return hit
         record = self.store.key_by_hash(digest)
@@ -189,7 +176,5 @@ class AccessService:
         project = self.store.get_project(record.project_id)
         if project is None:
             return None
-        if len(cache.entries) >= KEY_CACHE_SIZE:
-            cache.entries.clear()
-        cache.entries[digest] = (record, project)
+        self._keys.put(digest, (record, project))
         return record, project

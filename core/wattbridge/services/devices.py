@@ -9,8 +9,12 @@ and live comes from the environment's providers:
   provider simulates, those answer ``400 SANDBOX_ONLY``;
 - a reading with ``source="live"`` (fresh from an OEM) is remembered and served
   from cache within the TTL; when the OEM then fails, the last known state is
-  served as ``fallback`` with the provider's reason in ``sync.error``.
-  Projections are never cached: they are cheap and exact.
+  served as ``fallback`` with the provider's reason in ``sync.error``;
+- a current read projects a device at the start of the current UTC second
+  (:func:`projection_instant`): a device "reports" once a second, so reads
+  within one second agree. A projection by a provider that reads without I/O
+  (a pure function of the device, the instant and the actions) is remembered
+  for that second, per thread, until the environment's database changes.
 
 A provider failure that a request cannot work around (e.g. capabilities that
 cannot be determined) becomes an API error through
@@ -50,10 +54,14 @@ from wattbridge.services.actions import (
 )
 from wattbridge.services.provider_failures import api_error, explain
 from wattbridge.store.devices import DeviceRow, DeviceStore, ReadActions
+from wattbridge.store.revision_cache import RevisionCache
 
 if TYPE_CHECKING:
     from wattbridge.environments import Environment
     from wattbridge.store.control import PlanStore
+
+PROJECTION_CACHE_SIZE = 1024
+"""Projected devices remembered per thread (a second's worth of hot devices)."""
 
 CACHE_TTL = timedelta(minutes=15)
 EXPEDITE_TTL = timedelta(minutes=1)
@@ -86,6 +94,10 @@ class DeviceService:
         self.plans = plans
         self.store = DeviceStore(env.db)
         self.actions = ActionService(env, self)
+        # (project, device, second) → the rendered device, for pure projections only.
+        self._projections: RevisionCache[tuple[str, str, datetime], dict[str, Any]] = (
+            RevisionCache(env.db, PROJECTION_CACHE_SIZE)
+        )
 
     # --- limits ----------------------------------------------------------------
 
@@ -235,11 +247,11 @@ class DeviceService:
         user_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the project's connected devices with their current state."""
-        now = self.clock.now()
+        instant = projection_instant(self.clock.now())
         # Each device comes with its actions: one query for the page, not one per device.
         page, total = self.store.list(
             project_id, limit, offset, device_type, user_id,
-            (now, PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
+            (instant, PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
         )
         return [self.render(row, None, False, actions) for row, actions in page], total
 
@@ -249,9 +261,15 @@ class DeviceService:
         """One device with its state now, or (simulated devices) at ``at``."""
         if at is not None:
             self.require_simulation("Reading a device at another time (?at=)")
+            instant = at
+        else:
+            instant = projection_instant(self.clock.now())
+            cached = self._projections.get((project_id, device_id, instant))
+            if cached is not None:
+                return cached
         # The device and the actions the read needs come in one query (the hot path).
         found = self.store.get_for_read(
-            project_id, device_id, at or self.clock.now(), PROJECTED_STATES, MAX_PROJECTED_ACTIONS
+            project_id, device_id, instant, PROJECTED_STATES, MAX_PROJECTED_ACTIONS
         )
         if found is None:
             raise NotFound(f"No device {device_id!r} in this project and environment.")
@@ -260,7 +278,10 @@ class DeviceService:
             raise SandboxOnly(
                 f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
             )
-        return self.render(row, at, expedite, actions)
+        device = self.render(row, at, expedite, actions)
+        if at is None and reads_without_io(self.provider_of(row)):
+            self._projections.put((project_id, device_id, instant), device)
+        return device
 
     def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
         """Disconnect a device: its scheduled actions are cancelled, then it answers 404."""
@@ -320,7 +341,7 @@ class DeviceService:
         provider = self.provider_of(row)
         if not reads_without_io(provider):
             may_block(f"reading device state from the {row.provider} provider")
-        instant = at or now
+        instant = at or projection_instant(now)
         try:
             result = provider.read_state(
                 device_ref(row), instant, refs(actions.projected, instant, now)
@@ -374,6 +395,16 @@ class DeviceService:
             },
             "lastAction": None if latest is None else render_action(latest),
         }
+
+
+def projection_instant(now: datetime) -> datetime:
+    """The instant a current read projects: the start of ``now``'s second.
+
+    Devices report once a second: every read within one second shows the same
+    state (and ``sync.lastPulledAt``), so repeated reads agree and a projection
+    can be reused for the rest of its second.
+    """
+    return now.replace(microsecond=0)
 
 
 def device_limit_reached(

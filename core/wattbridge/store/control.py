@@ -156,21 +156,6 @@ class ControlStore:
         row = self.db.query_one("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,))
         return None if row is None else _key(row)
 
-    def revision(self) -> tuple[int, int, int]:
-        """A value that changes whenever the control database may have changed.
-
-        ``PRAGMA data_version`` changes when *another* connection (another thread
-        of this process, another process) commits; the connection's
-        ``total_changes`` counts this connection's own writes. Together they tell
-        a cache, cheaply and across processes, that what it holds may be stale.
-        The value is per connection (a thread has one for the event loop and
-        one for the rest), so it starts with the connection's identity.
-        """
-        row = self.db.query_one("PRAGMA data_version")  # a busy database: WouldBlock on the loop
-        conn = self.db.connection()
-        assert row is not None
-        return id(conn), int(row["data_version"]), conn.total_changes
-
     def get_key(self, key_id: str) -> ApiKeyRecord | None:
         """A key record by id."""
         row = self.db.query_one("SELECT * FROM api_keys WHERE id = ?", (key_id,))

@@ -136,6 +136,25 @@ class Database:
         [value] = row.values()
         return int(value)
 
+    def revision(self) -> tuple[int, int, int] | None:
+        """A value that changes whenever the database may have changed, as this
+        thread's connection sees it; None inside a transaction (nothing read then
+        may be remembered: it could still be rolled back).
+
+        ``PRAGMA data_version`` changes when *another* connection (another thread
+        of this process, another process) commits; the connection's
+        ``total_changes`` counts its own writes. Together they tell a cache,
+        cheaply and across processes, that what it holds may be stale. The value
+        is per connection (a thread has one for the event loop and one for the
+        rest), so it starts with the connection's identity.
+        """
+        row = self.query_one("PRAGMA data_version")  # a busy database: WouldBlock on the loop
+        conn = self.connection()
+        if conn.in_transaction:
+            return None
+        assert row is not None
+        return id(conn), int(row["data_version"]), conn.total_changes
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
         may_block("a write")

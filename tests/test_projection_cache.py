@@ -1,0 +1,116 @@
+"""A current read projects a device at the start of its second, and a projection is
+reused within that second only while the environment's database is unchanged.
+
+Through a real server on a frozen clock, so that "the same second" is exact; the
+writes that must count come through the API, through another connection of
+this process and through another process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from tests.device_support import api, at, clock, create, plat, srv  # noqa: F401  (fixtures)
+from tests.support import Api, data, error
+from wattbridge.clock import FrozenClock
+from wattbridge.platform import Platform
+from wattbridge.store.revision_cache import RevisionCache
+from wattbridge.store.sqlite import Database
+
+
+def read(api: Api, device_id: str) -> dict:
+    return dict(data(api.get(f"/v1/devices/{device_id}"), 200))
+
+
+def test_reads_within_a_second_agree_and_show_its_start(api: Api, clock: FrozenClock) -> None:
+    battery = create(api, type="battery", vendor="helion")
+    clock.advance(timedelta(minutes=30, milliseconds=250))
+    first = read(api, battery["id"])
+    clock.advance(timedelta(milliseconds=600))
+    assert read(api, battery["id"]) == first
+    assert first["sync"]["lastPulledAt"] == at(0.5)  # 12:30:00.000, not 12:30:00.250
+    assert first["metadata"] == {"source": "projection"}
+    clock.advance(timedelta(milliseconds=150))  # 12:30:01.000: the next second
+    later = read(api, battery["id"])
+    assert later["sync"]["lastPulledAt"] == "2026-06-01T12:30:01.000Z"
+
+
+def test_a_read_agrees_with_time_travel_to_the_start_of_its_second(
+    api: Api, clock: FrozenClock
+) -> None:
+    solar = create(api, type="solar_inverter")
+    clock.advance(timedelta(hours=1, milliseconds=900))
+    now = read(api, solar["id"])
+    travelled = data(api.get(f"/v1/devices/{solar['id']}", params={"at": at(1)}), 200)
+    assert now["state"] == travelled["state"]
+
+
+def test_an_action_in_the_same_second_shows_in_the_next_read(api: Api) -> None:
+    battery = create(api, type="battery", vendor="helion")
+    assert read(api, battery["id"])["lastAction"] is None  # remembered for this second
+    pushed = api.post(f"/v1/devices/{battery['id']}/actions", json={"command": "idle"})
+    action = data(pushed, 202)
+    after = read(api, battery["id"])  # same frozen instant
+    assert after["lastAction"]["id"] == action["id"]
+    assert after["state"]["currentMode"] == "idle"
+
+
+def test_a_disconnected_device_is_gone_in_the_same_second(api: Api) -> None:
+    battery = create(api, type="battery")
+    read(api, battery["id"])
+    data(api.request("DELETE", f"/v1/devices/{battery['id']}"), 200)
+    error(api.get(f"/v1/devices/{battery['id']}"), 404, "NOT_FOUND")
+
+
+def test_a_write_by_another_connection_counts_on_the_next_read(api: Api, plat: Platform) -> None:
+    battery = create(api, type="battery")
+    read(api, battery["id"])
+    with sqlite3.connect(plat.environment("sandbox").db.path) as other:
+        other.execute("UPDATE devices SET model = 'Renamed' WHERE id = ?", (battery["id"],))
+    assert read(api, battery["id"])["model"] == "Renamed"
+
+
+def test_a_write_by_another_process_counts_on_the_next_read(api: Api, plat: Platform) -> None:
+    battery = create(api, type="battery")
+    read(api, battery["id"])
+    script = (
+        "import sqlite3, sys\n"
+        "with sqlite3.connect(sys.argv[1]) as c:\n"
+        "    c.execute(\"UPDATE devices SET disconnected_at = '2026-06-01T12:00:00.000Z'"
+        " WHERE id = ?\", (sys.argv[2],))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(plat.environment("sandbox").db.path),
+                    battery["id"]], check=True, timeout=60)
+    error(api.get(f"/v1/devices/{battery['id']}"), 404, "NOT_FOUND")
+
+
+def test_nothing_is_remembered_inside_a_transaction(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db")
+    db.execute("CREATE TABLE t (v INTEGER)")
+    cache: RevisionCache[str, int] = RevisionCache(db, size=4)
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (1)")
+        assert cache.get("k") is None
+        cache.put("k", 1)  # could still be rolled back: not kept
+        assert cache.get("k") is None
+    assert cache.get("k") is None
+    cache.put("k", 2)
+    assert cache.get("k") == 2
+    db.close()
+
+
+def test_a_full_cache_starts_over(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db")
+    cache: RevisionCache[int, int] = RevisionCache(db, size=3)
+    for n in range(3):
+        assert cache.get(n) is None
+        cache.put(n, n)
+    assert [cache.get(n) for n in range(3)] == [0, 1, 2]
+    cache.get(3)
+    cache.put(3, 3)  # a fourth: the cache is emptied first
+    assert [cache.get(n) for n in range(4)] == [None, None, None, 3]
+    db.close()
