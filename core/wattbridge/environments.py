@@ -20,6 +20,7 @@ from wattbridge.services.events import EventService
 from wattbridge.store.control import PlanStore
 from wattbridge.store.events import EventStore
 from wattbridge.store.idempotency import IdempotencyStore
+from wattbridge.store.loop_batch import LoopBatch
 from wattbridge.store.schema import ENVIRONMENT_MIGRATIONS
 from wattbridge.store.sqlite import Database
 
@@ -40,6 +41,8 @@ class Environment:
         self.config = config
         self.clock = clock
         self.db = Database(data_dir / f"{name}.db")
+        self.loop_batch = LoopBatch(self.db)
+        """Write requests of this environment run on the event loop, committed in groups."""
         self.data_dir = data_dir
         # Projects' plans live in the platform's control database; the live scan
         # meter reads them while it admits a scan.

@@ -11,6 +11,11 @@ waiting, nothing has been written when :class:`WouldBlock` is raised, and the
 second run sees the same request. (Home Assistant's split between
 ``@callback`` functions and executor jobs is the same idea, kept honest here by
 checks instead of by convention.)
+
+Writes are the one exception, for routes marked ``writes_on_loop``: inside
+:func:`loop_writes` for one database, that database's writes do not block
+(:mod:`wattbridge.store.loop_batch` has taken its write lock for a whole batch
+of requests and rolls back a request that meets anything else that may wait).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 _ON_LOOP: ContextVar[bool] = ContextVar("wattbridge_on_loop", default=False)
+_LOOP_WRITES: ContextVar[object | None] = ContextVar("wattbridge_loop_writes", default=None)
 
 
 class WouldBlock(Exception):
@@ -52,3 +58,31 @@ def on_loop() -> Iterator[None]:
         yield
     finally:
         _ON_LOOP.reset(token)
+
+
+def may_write(target: object, what: str) -> None:
+    """:func:`may_block` for a write to ``target`` (a database): allowed on the
+    loop inside :func:`loop_writes` for that same target.
+
+    :raises WouldBlock: on the loop, for any other target.
+    """
+    if _ON_LOOP.get() and _LOOP_WRITES.get() is not target:
+        raise WouldBlock(what)
+
+
+def writing_on_loop(target: object) -> bool:
+    """Whether the current code runs on the loop inside :func:`loop_writes` for ``target``."""
+    return _ON_LOOP.get() and _LOOP_WRITES.get() is target
+
+
+@contextmanager
+def loop_writes(target: object) -> Iterator[None]:
+    """Run the block on the event loop with writes to ``target`` allowed (only its
+    write-lock holder, :class:`~wattbridge.store.loop_batch.LoopBatch`, may say so)."""
+    on = _ON_LOOP.set(True)
+    writes = _LOOP_WRITES.set(target)
+    try:
+        yield
+    finally:
+        _LOOP_WRITES.reset(writes)
+        _ON_LOOP.reset(on)

@@ -254,6 +254,12 @@ class ApiRoute:
     default GET routes do: reads usually need no more than a quick SQLite read and
     some computation. ``False`` for reads that compute for long (a report)."""
 
+    writes_on_loop: bool = False
+    """Run the request on the event loop inside its environment database's next
+    batch transaction (:class:`~wattbridge.store.loop_batch.LoopBatch`), falling
+    back to a thread like ``loop_first``. For writes whose only waiting is for that
+    database's write lock (creating a scan)."""
+
     @property
     def tries_loop_first(self) -> bool:
         """Whether requests start on the event loop (see :attr:`loop_first`)."""
@@ -359,15 +365,23 @@ def make_endpoint(
     (on the event loop first for :attr:`ApiRoute.tries_loop_first` routes)."""
     from wattbridge.api.idempotency import run_idempotent
 
-    def handle(request: Request, raw_body: bytes, started: float) -> Response:
+    authenticator = route.authenticator or authenticate
+
+    def handle(
+        request: Request,
+        raw_body: bytes,
+        started: float,
+        caller: tuple[Principal, Environment] | None = None,
+    ) -> Response:
         # Runs in a worker thread, or inside on_loop() for loop-first routes:
-        # everything that may touch a database is here.
+        # everything that may touch a database is here. ``caller``: the request's
+        # authentication when it already happened (writes_on_loop routes).
         request_id = request_id_of(request)
         env_name: str | None = None
         try:
             principal, env = (None, None)
             if route.auth:
-                principal, env = (route.authenticator or authenticate)(platform, request)
+                principal, env = caller or authenticator(platform, request)
                 env_name = env.name
             call = Call(
                 platform,
@@ -421,6 +435,15 @@ def make_endpoint(
 
     loop_first = route.tries_loop_first
 
+    def caller_of(request: Request) -> tuple[Principal, Environment] | None:
+        # Whose request, if the key is found on the loop; otherwise the request
+        # runs in a thread, which also reports any authentication error.
+        try:
+            with on_loop():
+                return authenticator(platform, request)
+        except (WattbridgeError, WouldBlock):
+            return None
+
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         # The body is read on the loop (it is I/O), before any trip to a thread;
@@ -429,6 +452,17 @@ def make_endpoint(
         def run() -> Response:
             return handle(request, raw_body, started)
 
+        if route.writes_on_loop:
+            caller = caller_of(request)
+            if caller is not None:
+                try:
+                    return await caller[1].loop_batch.run(
+                        lambda: handle(request, raw_body, started, caller)
+                    )
+                except WouldBlock as exc:
+                    executor.loop_fallbacks[route.path] += 1
+                    log.debug("%s continues in a thread: %s", route.path, exc)
+            return await executor.run(run)
         if loop_first:
             return await executor.run_loop_first(run, route.path)
         return await executor.run(run)

@@ -67,6 +67,7 @@ ROUTES = [
         body="CreateScan",
         response="Scan",
         errors=(409, 422, 429),
+        writes_on_loop=True,  # validation and a fixture: nothing waits but the write lock
     ),
     ApiRoute(
         "GET",

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from wattbridge.loopsafe import WouldBlock, may_block, running_on_loop
+from wattbridge.loopsafe import WouldBlock, may_block, may_write, running_on_loop, writing_on_loop
 
 Row = dict[str, Any]
 
@@ -77,6 +77,11 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if busy_timeout_ms == 0:
+                # The event loop's connection commits batches (store/loop_batch.py) but
+                # never checkpoints: that writes and syncs the database file, which
+                # would stall every request; threads checkpoint instead.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error:
             conn.close()
             raise
@@ -90,8 +95,18 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one write transaction; nested blocks join the outer one."""
-        may_block("a write transaction")
+        """Run the block in one write transaction; nested blocks join the outer one.
+
+        Inside a :class:`~wattbridge.store.loop_batch.LoopBatch` job (on the event
+        loop, with the batch's transaction open) the outermost block of the job
+        is a savepoint instead: it commits with the batch, and an exception
+        undoes it alone, as a transaction of its own would be undone.
+        """
+        may_write(self, "a write transaction")
+        if writing_on_loop(self):
+            with self._job_savepoint() as conn:
+                yield conn
+            return
         conn = self.connection()
         if self._local.depth:
             self._local.depth += 1
@@ -111,6 +126,34 @@ class Database:
             conn.execute("COMMIT")
         finally:
             self._local.depth = 0
+
+    @contextmanager
+    def _job_savepoint(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        local = self._local
+        if getattr(local, "loop_depth", 0):
+            local.loop_depth += 1
+            try:
+                yield conn
+            finally:
+                local.loop_depth -= 1
+            return
+        conn.execute("SAVEPOINT wattbridge_transaction")
+        local.loop_depth = 1
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO wattbridge_transaction")
+            raise
+        finally:
+            conn.execute("RELEASE wattbridge_transaction")
+            local.loop_depth = 0
+
+    def checkpoint(self) -> None:
+        """Copy committed pages from the write-ahead log into the database file, as far
+        as readers allow, without waiting for them (a passive checkpoint)."""
+        may_block("a checkpoint")
+        self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a SELECT and return its rows as dicts."""
@@ -157,12 +200,12 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
-        may_block("a write")
+        may_write(self, "a write")
         return self.connection().execute(sql, params).rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows`` (inside the current transaction if any)."""
-        may_block("a write")
+        may_write(self, "a write")
         self.connection().executemany(sql, rows)
 
     def close(self) -> None:

@@ -1,0 +1,156 @@
+"""Group commit on the event loop: the writes of many requests in one transaction.
+
+A write request handled in a worker thread pays for the thread twice: every
+SQLite statement lets go of the interpreter lock and must win it back from the
+busy event loop, and every commit appends the same index pages to the
+write-ahead log again. A :class:`LoopBatch` instead collects the write jobs
+that arrive during one turn of the event loop and runs them on the loop, one
+after another, inside a single ``BEGIN IMMEDIATE … COMMIT``:
+
+- each job runs in a savepoint of its own: a job that raises leaves nothing
+  behind and the others still commit; its caller gets its exception;
+- within a job, :meth:`Database.transaction <wattbridge.store.sqlite.Database.transaction>`
+  is a nested savepoint, so a service's transaction is as atomic as in a thread;
+- a job that reaches anything else that may wait (another database's write, a
+  provider's I/O: :func:`~wattbridge.loopsafe.may_block`) is rolled back and
+  its caller gets :class:`~wattbridge.loopsafe.WouldBlock`, to run it again in
+  a thread;
+- no job's answer is released before the batch has committed; when the commit
+  fails, every job of the batch gets that error and nothing of it is stored;
+- when another connection holds the write lock (a background worker's batch),
+  the loop does not wait: the batch is tried again :data:`RETRY_AFTER` later
+  and, meanwhile, the loop serves other requests and collects more jobs;
+- the loop's connection never checkpoints the log (that writes and syncs the
+  database file); every :data:`CHECKPOINT_EVERY` batches a worker thread runs
+  a passive checkpoint, so the log stays short even when nothing else writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from wattbridge.loopsafe import loop_writes
+from wattbridge.store.sqlite import Database
+
+log = logging.getLogger("wattbridge.store")
+
+T = TypeVar("T")
+
+RETRY_AFTER = 0.002
+"""Seconds before a batch that found the write lock taken tries again."""
+
+CHECKPOINT_EVERY = 200
+"""Committed batches between two passive checkpoints run in a worker thread."""
+
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]"]
+
+
+class LoopBatch:
+    """The write jobs of one database, run on the event loop in group transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self.batches = 0
+        """Batches committed so far."""
+        self.jobs = 0
+        """Jobs run in committed batches so far (with :attr:`batches`: the mean batch size)."""
+        self.busy_retries = 0
+        """Times a batch found the write lock taken and waited."""
+        self.checkpoints = 0
+        """Passive checkpoints started."""
+        self._since_checkpoint = 0
+        self._checkpointing = False
+
+    async def run(self, job: Callable[[], T]) -> T:
+        """Run ``job`` on this loop inside the next batch's transaction; return its result
+        once the batch has committed.
+
+        ``job`` must be synchronous. Its writes to this database are allowed on
+        the loop; anything else that may block raises
+        :class:`~wattbridge.loopsafe.WouldBlock` out of this call, with the job's
+        writes undone.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        pending = self._pending.get(loop)
+        if pending is None:
+            self._pending[loop] = [(job, future)]
+            loop.call_soon(self._flush, loop)
+        else:
+            pending.append((job, future))
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = [job for job in self._pending.pop(loop, []) if not job[1].cancelled()]
+        if not jobs:
+            return
+        with loop_writes(self.db):
+            conn = self.db.connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                    # Another writer's turn; nothing has run yet. Jobs that arrive
+                    # meanwhile join this batch.
+                    self.busy_retries += 1
+                    self._pending[loop] = jobs
+                    loop.call_later(RETRY_AFTER, self._flush, loop)
+                    return
+                _fail(jobs, exc)
+                return
+            try:
+                outcomes = [self._run_job(conn, job) for job in jobs]
+                conn.execute("COMMIT")
+            except Exception as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                log.exception("a batch of %d writes to %s failed", len(jobs), self.db.path.name)
+                _fail(jobs, exc)
+                return
+        self.batches += 1
+        self.jobs += len(jobs)
+        for (_, future), (result, error) in zip(jobs, outcomes, strict=True):
+            if future.cancelled():
+                continue
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+        self._maybe_checkpoint(loop)
+
+    @staticmethod
+    def _run_job(conn: sqlite3.Connection, job: _Job) -> tuple[Any, Exception | None]:
+        conn.execute("SAVEPOINT wattbridge_job")
+        try:
+            result = job[0]()
+        except Exception as exc:  # handed to the job's caller
+            conn.execute("ROLLBACK TO wattbridge_job")
+            conn.execute("RELEASE wattbridge_job")
+            return None, exc
+        conn.execute("RELEASE wattbridge_job")
+        return result, None
+
+    def _maybe_checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._since_checkpoint += 1
+        if self._since_checkpoint < CHECKPOINT_EVERY or self._checkpointing:
+            return
+        self._since_checkpoint = 0
+        self._checkpointing = True
+        self.checkpoints += 1
+        loop.run_in_executor(None, self.db.checkpoint).add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = False
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("checkpoint of %s failed: %s", self.db.path.name, done.exception())
+
+
+def _fail(jobs: list[_Job], error: Exception) -> None:
+    for _, future in jobs:
+        if not future.cancelled():
+            future.set_exception(error)
