@@ -69,3 +69,16 @@ class ScanSolver(Protocol):
             with a message that says what to change.
         """
         ...
+
+
+def solves_without_io(solver: object) -> bool:
+    """Whether a solver declared ``solves_without_io = True``.
+
+    Optional, for solvers with a ``timeline`` (they solve while the scan is
+    created): such a solver promises that ``solve`` answers from its arguments
+    and data it already holds within a millisecond or so (no network, no
+    waiting), so the core may create scans on the event loop
+    (:mod:`wattbridge.store.loop_batch`). A solver that says nothing is called
+    from a worker thread.
+    """
+    return getattr(solver, "solves_without_io", False) is True

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from wattbridge.clock import isoformat
-from wattbridge.drivers.scans import ScanSolver, SolveContext, SolverFailed
+from wattbridge.drivers.scans import ScanSolver, SolveContext, SolverFailed, solves_without_io
 from wattbridge.errors import ConfigurationError, InternalError, NotFound, ScanNotCompleted
 from wattbridge.ids import new_id
+from wattbridge.loopsafe import may_block
 from wattbridge.models.scans import LOAD_PROFILES, ScanInput, ScanResult
 from wattbridge.serialization import unstructure
 from wattbridge.store.scans import NewScan, ScanRecord, ScanStatus, ScanStore, SharedResult
@@ -281,6 +282,8 @@ class ScanService:
         # Pre-staged: solve now, keep only the result; the input is discarded.
         timeline = solver.timeline
         assert timeline is not None
+        if not solves_without_io(solver):
+            may_block(f"solving with the {solver.name} solver")
         try:
             result = solver.solve(scan, SolveContext(record.id, SOLVE_TIME_LIMIT))
         except SolverFailed as exc:
