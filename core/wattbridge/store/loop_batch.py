@@ -106,9 +106,13 @@ class LoopBatch:
             try:
                 outcomes = [self._run_job(conn, job) for job in jobs]
                 conn.execute("COMMIT")
-            except Exception as exc:
+            except BaseException as exc:
+                # Never leave the loop's connection inside a transaction.
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if not isinstance(exc, Exception):
+                    _fail(jobs, RuntimeError(f"the batch was interrupted: {exc!r}"))
+                    raise
                 log.exception("a batch of %d writes to %s failed", len(jobs), self.db.path.name)
                 _fail(jobs, exc)
                 return
