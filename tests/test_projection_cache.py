@@ -103,7 +103,7 @@ def test_nothing_is_remembered_inside_a_transaction(tmp_path: Path) -> None:
     db.close()
 
 
-def test_a_full_cache_starts_over(tmp_path: Path) -> None:
+def test_a_full_cache_forgets_the_value_stored_first(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db")
     cache: RevisionCache[int, int] = RevisionCache(db, size=3)
     for n in range(3):
@@ -111,6 +111,6 @@ def test_a_full_cache_starts_over(tmp_path: Path) -> None:
         cache.put(n, n)
     assert [cache.get(n) for n in range(3)] == [0, 1, 2]
     cache.get(3)
-    cache.put(3, 3)  # a fourth: the cache is emptied first
-    assert [cache.get(n) for n in range(4)] == [None, None, None, 3]
+    cache.put(3, 3)  # a fourth: the first goes
+    assert [cache.get(n) for n in range(4)] == [None, 1, 2, 3]
     db.close()

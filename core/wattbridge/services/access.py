@@ -43,7 +43,7 @@ class Principal:
 
 
 KEY_CACHE_SIZE = 1024
-"""Keys remembered per worker thread; the cache is emptied when it is full."""
+"""Keys remembered per thread; when full, the key stored first is forgotten."""
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ changes, so a commit by any thread or process counts on the very next lookup.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Generic, TypeVar
 
 from wattbridge.store.sqlite import Database
@@ -21,15 +22,17 @@ V = TypeVar("V")
 class RevisionCache(threading.local, Generic[K, V]):
     """One thread's values of one database revision, at most ``size`` of them.
 
-    The cache is emptied when it is full: the hot set refills it at once, and
-    nothing needs to track recency on the read path.
+    When it is full, the value stored first goes (first in, first out): the
+    hot set is put back at once, and evicting one value at a time spreads the
+    cost of freeing them (emptying a full cache of device objects at once
+    stalled the event loop for milliseconds).
     """
 
     def __init__(self, db: Database, size: int) -> None:
         self.db = db
         self.size = size
         self._revision: tuple[int, int, int] | None = None
-        self._entries: dict[K, V] = {}
+        self._entries: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K) -> V | None:
         """The value remembered for ``key`` if the database is unchanged since.
@@ -55,5 +58,5 @@ class RevisionCache(threading.local, Generic[K, V]):
         if self._revision is None:
             return
         if len(self._entries) >= self.size:
-            self._entries.clear()
+            self._entries.popitem(last=False)
         self._entries[key] = value
