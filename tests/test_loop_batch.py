@@ -179,6 +179,44 @@ def test_a_busy_write_lock_is_waited_for_without_blocking_the_loop(db: Database)
     assert values(db) == [0, 1]
 
 
+def test_a_burst_is_split_into_batches_of_at_most_max_batch(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loop_batch, "MAX_BATCH", 3)
+    batch = LoopBatch(db)
+    results = asyncio.run(gather(batch, *(lambda n=n: insert(db, n) for n in range(7))))
+    assert results == list(range(7))
+    assert (batch.batches, batch.jobs) == (3, 7)  # 3 + 3 + 1
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_the_waiting_jobs(db: Database) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        conn = sqlite3.connect(db.path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        holding.set()
+        release.wait(5)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    async def scenario(batch: LoopBatch) -> tuple[Any, Any]:
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        await asyncio.to_thread(holding.wait, 5)
+        [refused] = await gather(batch, lambda: insert(db, 1))
+        release.set()
+        await asyncio.to_thread(holder.join)
+        [accepted] = await gather(batch, lambda: insert(db, 2))
+        return refused, accepted
+
+    refused, accepted = asyncio.run(scenario(LoopBatch(db, busy_timeout=0.1)))
+    assert isinstance(refused, sqlite3.OperationalError)
+    assert "locked" in str(refused)
+    assert accepted == 2
+    assert values(db) == [2]
+
+
 def test_a_worker_thread_checkpoints_every_so_many_batches(
     db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

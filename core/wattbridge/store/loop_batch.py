@@ -19,7 +19,11 @@ after another, inside a single ``BEGIN IMMEDIATE … COMMIT``:
   fails, every job of the batch gets that error and nothing of it is stored;
 - when another connection holds the write lock (a background worker's batch),
   the loop does not wait: the batch is tried again :data:`RETRY_AFTER` later
-  and, meanwhile, the loop serves other requests and collects more jobs;
+  and, meanwhile, the loop serves other requests and collects more jobs; after
+  as long as a thread would have waited (the database's busy timeout) its jobs
+  fail with SQLite's "database is locked", as they would in a thread;
+- a batch runs at most :data:`MAX_BATCH` jobs, so that a burst does not hold
+  the loop for long; the rest form the next batch, right after;
 - the loop's connection never checkpoints the log (that writes and syncs the
   database file); every :data:`CHECKPOINT_EVERY` batches a worker thread runs
   a passive checkpoint, so the log stays short even when nothing else writes.
@@ -30,11 +34,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wattbridge.loopsafe import loop_writes
-from wattbridge.store.sqlite import Database
+from wattbridge.store.sqlite import BUSY_TIMEOUT_MS, Database
 
 log = logging.getLogger("wattbridge.store")
 
@@ -46,15 +51,21 @@ RETRY_AFTER = 0.002
 CHECKPOINT_EVERY = 200
 """Committed batches between two passive checkpoints run in a worker thread."""
 
+MAX_BATCH = 64
+"""Jobs in one transaction at most (about 20 ms of the loop's time for scans)."""
+
 _Job = tuple[Callable[[], Any], "asyncio.Future[Any]"]
 
 
 class LoopBatch:
     """The write jobs of one database, run on the event loop in group transactions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         self.db = db
+        self.busy_timeout = busy_timeout
+        """Seconds a batch keeps trying for the write lock before its jobs fail."""
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._busy_since: dict[asyncio.AbstractEventLoop, float] = {}
         self.batches = 0
         """Batches committed so far."""
         self.jobs = 0
@@ -86,22 +97,14 @@ class LoopBatch:
         return await future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        jobs = [job for job in self._pending.pop(loop, []) if not job[1].cancelled()]
-        if not jobs:
+        pending = [job for job in self._pending.pop(loop, []) if not job[1].cancelled()]
+        if not pending:
+            self._busy_since.pop(loop, None)
             return
+        jobs, rest = pending[:MAX_BATCH], pending[MAX_BATCH:]
         with loop_writes(self.db):
             conn = self.db.connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-                    # Another writer's turn; nothing has run yet. Jobs that arrive
-                    # meanwhile join this batch.
-                    self.busy_retries += 1
-                    self._pending[loop] = jobs
-                    loop.call_later(RETRY_AFTER, self._flush, loop)
-                    return
-                _fail(jobs, exc)
+            if not self._begin(loop, conn, pending):
                 return
             try:
                 outcomes = [self._run_job(conn, job) for job in jobs]
@@ -111,11 +114,17 @@ class LoopBatch:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if not isinstance(exc, Exception):
-                    _fail(jobs, RuntimeError(f"the batch was interrupted: {exc!r}"))
+                    _fail(pending, RuntimeError(f"the batch was interrupted: {exc!r}"))
                     raise
                 log.exception("a batch of %d writes to %s failed", len(jobs), self.db.path.name)
                 _fail(jobs, exc)
-                return
+                outcomes = None
+        if rest:
+            # The next batch, right after this turn; requests arriving meanwhile join it.
+            self._pending[loop] = rest
+            loop.call_soon(self._flush, loop)
+        if outcomes is None:
+            return
         self.batches += 1
         self.jobs += len(jobs)
         for (_, future), (result, error) in zip(jobs, outcomes, strict=True):
@@ -126,6 +135,28 @@ class LoopBatch:
             else:
                 future.set_exception(error)
         self._maybe_checkpoint(loop)
+
+    def _begin(
+        self, loop: asyncio.AbstractEventLoop, conn: sqlite3.Connection, pending: list[_Job]
+    ) -> bool:
+        """Open the batch's transaction; False when ``pending`` was re-queued or failed."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+            now = time.monotonic()
+            if busy and now - self._busy_since.setdefault(loop, now) < self.busy_timeout:
+                # Another writer's turn; nothing has run yet. Jobs that arrive
+                # meanwhile join this batch.
+                self.busy_retries += 1
+                self._pending[loop] = pending
+                loop.call_later(RETRY_AFTER, self._flush, loop)
+                return False
+            self._busy_since.pop(loop, None)
+            _fail(pending, exc)
+            return False
+        self._busy_since.pop(loop, None)
+        return True
 
     @staticmethod
     def _run_job(conn: sqlite3.Connection, job: _Job) -> tuple[Any, Exception | None]:
