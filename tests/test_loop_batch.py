@@ -217,15 +217,16 @@ def test_a_lock_held_past_the_busy_timeout_fails_the_waiting_jobs(db: Database) 
     assert values(db) == [2]
 
 
-def test_a_worker_thread_checkpoints_every_so_many_batches(
+def test_a_worker_thread_checkpoints_and_empties_a_grown_log(
     db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(loop_batch, "CHECKPOINT_EVERY", 3)
     wal = db.path.with_name(db.path.name + "-wal")
 
     async def scenario(batch: LoopBatch) -> None:
         for n in range(3):
             await batch.run(lambda n=n: insert(db, n))
+        monkeypatch.setattr(loop_batch, "CHECKPOINT_AT_BYTES", wal.stat().st_size)
+        await batch.run(lambda: insert(db, 3))  # the log has reached the threshold now
         for _ in range(200):  # the checkpoint runs in a thread
             if not batch._checkpointing:
                 break
@@ -234,14 +235,13 @@ def test_a_worker_thread_checkpoints_every_so_many_batches(
     batch = LoopBatch(db)
     asyncio.run(scenario(batch))
     assert batch.checkpoints == 1
-    # Every page in the log is now also in the database file: a copy of the file
-    # alone (without its log) has the rows.
-    assert wal.exists()
+    assert wal.stat().st_size == 0  # emptied: the next write starts the log over
+    # Every row is in the database file itself: a copy of the file alone has them.
     (tmp_path / "copy").mkdir()
     copy_path = tmp_path / "copy" / "batch.db"
     copy_path.write_bytes(db.path.read_bytes())
     copy = sqlite3.connect(copy_path)
-    assert sorted(v for (v,) in copy.execute("SELECT v FROM t")) == [0, 1, 2]
+    assert sorted(v for (v,) in copy.execute("SELECT v FROM t")) == [0, 1, 2, 3]
     copy.close()
 
 

@@ -25,8 +25,11 @@ after another, inside a single ``BEGIN IMMEDIATE … COMMIT``:
 - a batch runs at most :data:`MAX_BATCH` jobs, so that a burst does not hold
   the loop for long; the rest form the next batch, right after;
 - the loop's connection never checkpoints the log (that writes and syncs the
-  database file); every :data:`CHECKPOINT_EVERY` batches a worker thread runs
-  a passive checkpoint, so the log stays short even when nothing else writes.
+  database file, and would stall every request); when the log has grown past
+  :data:`CHECKPOINT_AT_BYTES` (SQLite's own default threshold), a worker thread
+  checkpoints and empties it, meanwhile batches wait for the lock as above. A
+  passive checkpoint would not do: under steady writes it never catches up,
+  and the log grew by about 3 KB per creation without end.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ T = TypeVar("T")
 RETRY_AFTER = 0.002
 """Seconds before a batch that found the write lock taken tries again."""
 
-CHECKPOINT_EVERY = 200
-"""Committed batches between two passive checkpoints run in a worker thread."""
+CHECKPOINT_AT_BYTES = 1000 * 4096
+"""Log size from which a worker thread checkpoints (1,000 pages, as SQLite's
+``wal_autocheckpoint`` default)."""
 
 MAX_BATCH = 64
 """Jobs in one transaction at most (about 20 ms of the loop's time for scans)."""
@@ -73,8 +77,8 @@ class LoopBatch:
         self.busy_retries = 0
         """Times a batch found the write lock taken and waited."""
         self.checkpoints = 0
-        """Passive checkpoints started."""
-        self._since_checkpoint = 0
+        """Checkpoints started."""
+        self._log = db.path.with_name(db.path.name + "-wal")
         self._checkpointing = False
 
     async def run(self, job: Callable[[], T]) -> T:
@@ -171,10 +175,14 @@ class LoopBatch:
         return result, None
 
     def _maybe_checkpoint(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._since_checkpoint += 1
-        if self._since_checkpoint < CHECKPOINT_EVERY or self._checkpointing:
+        if self._checkpointing:
             return
-        self._since_checkpoint = 0
+        try:
+            size = self._log.stat().st_size
+        except OSError:
+            return
+        if size < CHECKPOINT_AT_BYTES:
+            return
         self._checkpointing = True
         self.checkpoints += 1
         loop.run_in_executor(None, self.db.checkpoint).add_done_callback(self._checkpointed)

@@ -150,10 +150,12 @@ class Database:
             local.loop_depth = 0
 
     def checkpoint(self) -> None:
-        """Copy committed pages from the write-ahead log into the database file, as far
-        as readers allow, without waiting for them (a passive checkpoint)."""
+        """Copy every committed page from the write-ahead log into the database file
+        and empty the log (``TRUNCATE``): it waits for current readers and holds off
+        writers meanwhile, so that the log starts over instead of growing while
+        writes never pause."""
         may_block("a checkpoint")
-        self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a SELECT and return its rows as dicts."""
