@@ -20,9 +20,11 @@ of requests and rolls back a request that meets anything else that may wait).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 _ON_LOOP: ContextVar[bool] = ContextVar("wattbridge_on_loop", default=False)
 _LOOP_WRITES: ContextVar[object | None] = ContextVar("wattbridge_loop_writes", default=None)
@@ -86,3 +88,14 @@ def loop_writes(target: object) -> Iterator[None]:
     finally:
         _LOOP_WRITES.reset(writes)
         _ON_LOOP.reset(on)
+
+
+def settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Hand work finished elsewhere (a thread, a batch) to the coroutine awaiting
+    ``future``: its result, or ``error`` when not None; nothing if it stopped waiting."""
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

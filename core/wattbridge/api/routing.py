@@ -40,7 +40,7 @@ from wattbridge.errors import (
     ValidationFailed,
     WattbridgeError,
 )
-from wattbridge.loopsafe import WouldBlock, on_loop
+from wattbridge.loopsafe import WouldBlock, on_loop, settle
 from wattbridge.services.access import Principal
 
 if TYPE_CHECKING:
@@ -196,12 +196,7 @@ class ApiExecutor:
         with self._lock:
             box = self._outbox.pop(loop, [])
         for future, result, error in box:
-            if future.cancelled():
-                continue
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            settle(future, result, error)
 
     def shutdown(self) -> None:
         """Let every thread finish its current job and exit."""

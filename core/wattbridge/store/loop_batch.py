@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from wattbridge.loopsafe import loop_writes
+from wattbridge.loopsafe import loop_writes, settle
 from wattbridge.store.sqlite import BUSY_TIMEOUT_MS, Database
 
 log = logging.getLogger("wattbridge.store")
@@ -132,12 +132,7 @@ class LoopBatch:
         self.batches += 1
         self.jobs += len(jobs)
         for (_, future), (result, error) in zip(jobs, outcomes, strict=True):
-            if future.cancelled():
-                continue
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            settle(future, result, error)
         self._maybe_checkpoint(loop)
 
     def _begin(
@@ -195,5 +190,4 @@ class LoopBatch:
 
 def _fail(jobs: list[_Job], error: Exception) -> None:
     for _, future in jobs:
-        if not future.cancelled():
-            future.set_exception(error)
+        settle(future, None, error)
