@@ -7,9 +7,11 @@ event loop; the last ones create scans through a real server, many at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,31 @@ def insert(db: Database, value: int) -> int:
 
 async def gather(batch: LoopBatch, *jobs: Any) -> list[Any]:
     return await asyncio.gather(*(batch.run(job) for job in jobs), return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def another_writer(db: Database, then: str) -> AsyncIterator[None]:
+    """Another connection holds the write lock (having written a row 0) for the
+    block, then ends its transaction with ``then`` (``COMMIT`` or ``ROLLBACK``)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        conn = sqlite3.connect(db.path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (v) VALUES (0)")
+        holding.set()
+        release.wait(5)
+        conn.execute(then)
+        conn.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    await asyncio.to_thread(holding.wait, 5)
+    try:
+        yield
+    finally:
+        release.set()
+        await asyncio.to_thread(holder.join)
 
 
 def test_the_jobs_of_one_loop_turn_commit_together(db: Database) -> None:
@@ -146,32 +173,15 @@ def test_a_failed_commit_answers_every_job_with_its_error_and_stores_nothing(
 
 
 def test_a_busy_write_lock_is_waited_for_without_blocking_the_loop(db: Database) -> None:
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold_the_lock() -> None:
-        conn = sqlite3.connect(db.path, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t (v) VALUES (0)")
-        holding.set()
-        release.wait(5)
-        conn.execute("COMMIT")
-        conn.close()
-
     async def scenario(batch: LoopBatch) -> tuple[int, int]:
-        holder = threading.Thread(target=hold_the_lock)
-        holder.start()
-        await asyncio.to_thread(holding.wait, 5)
-        ticks = 0
-        job = asyncio.ensure_future(batch.run(lambda: insert(db, 1)))
-        while ticks < 20:  # the loop keeps turning while the job waits for the lock
-            await asyncio.sleep(0.01)
-            ticks += 1
-            assert not job.done()
-        release.set()
-        result = await job
-        await asyncio.to_thread(holder.join)
-        return result, ticks
+        async with another_writer(db, then="COMMIT"):
+            ticks = 0
+            job = asyncio.ensure_future(batch.run(lambda: insert(db, 1)))
+            while ticks < 20:  # the loop keeps turning while the job waits for the lock
+                await asyncio.sleep(0.01)
+                ticks += 1
+                assert not job.done()
+        return await job, ticks
 
     batch = LoopBatch(db)
     assert asyncio.run(scenario(batch)) == (1, 20)
@@ -190,23 +200,9 @@ def test_a_burst_is_split_into_batches_of_at_most_max_batch(
 
 
 def test_a_lock_held_past_the_busy_timeout_fails_the_waiting_jobs(db: Database) -> None:
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        conn = sqlite3.connect(db.path, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        holding.set()
-        release.wait(5)
-        conn.execute("ROLLBACK")
-        conn.close()
-
     async def scenario(batch: LoopBatch) -> tuple[Any, Any]:
-        holder = threading.Thread(target=hold_the_lock)
-        holder.start()
-        await asyncio.to_thread(holding.wait, 5)
-        [refused] = await gather(batch, lambda: insert(db, 1))
-        release.set()
-        await asyncio.to_thread(holder.join)
+        async with another_writer(db, then="ROLLBACK"):
+            [refused] = await gather(batch, lambda: insert(db, 1))
         [accepted] = await gather(batch, lambda: insert(db, 2))
         return refused, accepted
 
