@@ -34,7 +34,7 @@ def test_lines_are_written_together_after_a_moment() -> None:
     assert len(lines) == 3 and all(LINE.fullmatch(line) for line in lines)
 
 
-def test_a_full_batch_or_closing_writes_at_once() -> None:
+def test_a_full_batch_writes_at_once_and_so_does_a_line_off_any_loop() -> None:
     stream = io.StringIO()
     log = AccessLog(stream)
 
@@ -45,9 +45,23 @@ def test_a_full_batch_or_closing_writes_at_once() -> None:
     asyncio.run(burst())
     assert len(stream.getvalue().splitlines()) == access_log.MAX_LINES
     log.record("GET", "/v1/me", 200, "req_1", 1.5)  # off any loop: written at once
-    log.record("GET", "/v1/me", 200, "req_1", 1.5)
-    log.close()
-    assert len(stream.getvalue().splitlines()) == access_log.MAX_LINES + 2
+    assert len(stream.getvalue().splitlines()) == access_log.MAX_LINES + 1
+
+
+def test_closing_writes_the_waiting_lines() -> None:
+    stream = io.StringIO()
+    log = AccessLog(stream)
+
+    async def serve_then_close() -> str:
+        log.record("GET", "/v1/me", 200, "req_1", 1.5)
+        log.record("GET", "/v1/me", 200, "req_1", 1.5)
+        waiting = stream.getvalue()
+        pass  # (broken on purpose)
+        return waiting
+
+    assert asyncio.run(serve_then_close()) == ""
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and all(LINE.fullmatch(line) for line in lines)
 
 
 def test_off_discards_and_a_broken_stream_never_fails_a_request() -> None:

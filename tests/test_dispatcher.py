@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import new_platform
+from tests.support import new_platform, wait_until
 from tests.webhook_receiver import Answer, Receiver, json_of, receiving
 from wattbridge.clock import FrozenClock, isoformat
 from wattbridge.environments import Environment
@@ -554,10 +554,8 @@ def backlog(world: World, count: int) -> set[str]:
 
 def wait_until_received(world: World, count: int) -> None:
     """Wait (up to 10 s) until the receiver has seen ``count`` requests."""
-    deadline = time.monotonic() + 10
-    while len(world.receiver.received) < count:
-        assert time.monotonic() < deadline, "the dispatcher never started sending"
-        time.sleep(0.01)
+    wait_until(lambda: len(world.receiver.received) >= count, 10,
+               lambda: "the dispatcher never started sending")
 
 
 def stop_mid_backlog(world: World, dispatcher: WebhookDispatcher, in_flight: int) -> float:

@@ -16,9 +16,7 @@ START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 def keys_stored(db: Database) -> int:
     """How many idempotency keys ``db`` holds."""
-    row = db.query_one("SELECT count(*) AS n FROM idempotency_keys")
-    assert row is not None
-    return int(row["n"])
+    return db.count("SELECT count(*) FROM idempotency_keys")
 
 
 def test_expired_idempotency_keys_are_purged_and_recent_ones_kept(tmp_path: Path) -> None:
