@@ -247,23 +247,26 @@ class DeviceService:
         user_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the project's connected devices with their current state."""
-        instant = projection_instant(self.clock.now())
+        now = self.clock.now()
         # Each device comes with its actions: one query for the page, not one per device.
         page, total = self.store.list(
             project_id, limit, offset, device_type, user_id,
-            (instant, PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
+            (projection_instant(now), PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
         )
-        return [self.render(row, None, False, actions) for row, actions in page], total
+        return [self.render(row, None, False, actions, now) for row, actions in page], total
 
     def read(
         self, project_id: str, device_id: str, at: datetime | None = None, expedite: bool = False
     ) -> dict[str, Any]:
         """One device with its state now, or (simulated devices) at ``at``."""
+        # One reading of the clock: the cache key, the actions fetched and the
+        # projection all use the same second.
+        now = self.clock.now()
         if at is not None:
             self.require_simulation("Reading a device at another time (?at=)")
             instant = at
         else:
-            instant = projection_instant(self.clock.now())
+            instant = projection_instant(now)
             cached = self._projections.get((project_id, device_id, instant))
             if cached is not None:
                 return cached
@@ -278,7 +281,7 @@ class DeviceService:
             raise SandboxOnly(
                 f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
             )
-        device = self.render(row, at, expedite, actions)
+        device = self.render(row, at, expedite, actions, now)
         if at is None and reads_without_io(self.provider_of(row)):
             self._projections.put((project_id, device_id, instant), device)
         return device
@@ -330,10 +333,11 @@ class DeviceService:
             raise api_error(exc, row.id) from None
 
     def reading(
-        self, row: DeviceRow, at: datetime | None, expedite: bool, actions: ReadActions
+        self, row: DeviceRow, at: datetime | None, expedite: bool, actions: ReadActions,
+        now: datetime,
     ) -> Reading:
-        """The device's state by the cache rules (see the module docstring)."""
-        now = self.clock.now()
+        """The device's state by the cache rules (see the module docstring), ``now``
+        being the time of the request."""
         ttl = EXPEDITE_TTL if expedite else CACHE_TTL
         pulled = row.last_pulled_at
         if at is None and row.last_state is not None and pulled and now - pulled < ttl:
@@ -363,11 +367,14 @@ class DeviceService:
         at: datetime | None = None,
         expedite: bool = False,
         actions: ReadActions | None = None,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
-        """The API's device object (SPEC §3); ``actions`` are fetched unless given."""
+        """The API's device object (SPEC §3); ``actions`` (for ``at`` or, by default,
+        the second of ``now``) are fetched unless given; ``now``: the clock's."""
+        now = now or self.clock.now()
         if actions is None:
-            actions = self.actions.for_read(row.id, at or self.clock.now())
-        reading = self.reading(row, at, expedite, actions)
+            actions = self.actions.for_read(row.id, at or projection_instant(now))
+        reading = self.reading(row, at, expedite, actions, now)
         caps = self.capabilities(row)
         latest = actions.latest
         return {
