@@ -465,27 +465,14 @@ class ActionStore:
     def any_due(self, now: datetime) -> bool:
         """Whether an unleased action is due: a plain read, so that an idle worker checks
         without taking the write lock (it claims inside a transaction after)."""
-        stamp = isoformat(now)
-        return self.db.query_one(
-            "SELECT 1 FROM actions WHERE state IN ('scheduled', 'acknowledged')"
-            " AND due_at IS NOT NULL AND due_at <= ?"
-            " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
-            (stamp, stamp),
-        ) is not None
+        return bool(self._due(now, 1))
 
     def claim_due(self, now: datetime, limit: int, lease_until: datetime, token: str) -> list[str]:
         """Claim up to ``limit`` due, unleased actions for a worker; return their ids.
 
         Call inside a write transaction so that two workers never claim the same row.
         """
-        stamp = isoformat(now)
-        rows = self.db.query(
-            "SELECT id FROM actions WHERE state IN ('scheduled', 'acknowledged')"
-            " AND due_at IS NOT NULL AND due_at <= ?"
-            " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?",
-            (stamp, stamp, limit),
-        )
-        ids = [r["id"] for r in rows]
+        ids = self._due(now, limit)
         if ids:
             marks = ", ".join("?" for _ in ids)
             self.db.execute(
@@ -493,3 +480,14 @@ class ActionStore:
                 (isoformat(lease_until), token, *ids),
             )
         return ids
+
+    def _due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of active, unleased actions whose due time has come, oldest due first."""
+        stamp = isoformat(now)
+        rows = self.db.query(
+            "SELECT id FROM actions WHERE state IN ('scheduled', 'acknowledged')"
+            " AND due_at IS NOT NULL AND due_at <= ?"
+            " AND (locked_until IS NULL OR locked_until <= ?) ORDER BY due_at LIMIT ?",
+            (stamp, stamp, limit),
+        )
+        return [r["id"] for r in rows]

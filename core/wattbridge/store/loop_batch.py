@@ -42,7 +42,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wattbridge.loopsafe import loop_writes, settle
-from wattbridge.store.sqlite import BUSY_TIMEOUT_MS, Database
+from wattbridge.store.sqlite import BUSY_TIMEOUT_MS, Database, is_busy
 
 log = logging.getLogger("wattbridge.store")
 
@@ -142,9 +142,8 @@ class LoopBatch:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
             now = time.monotonic()
-            if busy and now - self._busy_since.setdefault(loop, now) < self.busy_timeout:
+            if is_busy(exc) and now - self._busy_since.setdefault(loop, now) < self.busy_timeout:
                 # Another writer's turn; nothing has run yet. Jobs that arrive
                 # meanwhile join this batch.
                 self.busy_retries += 1

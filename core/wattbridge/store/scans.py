@@ -246,11 +246,7 @@ class ScanStore:
     def any_due(self, scheduler: Scheduler, now: datetime) -> bool:
         """Whether a scan of ``scheduler`` is due: a plain read, so that an idle worker
         checks without taking the write lock (it claims inside a transaction after)."""
-        return self.db.query_one(
-            "SELECT 1 FROM scans WHERE scheduler = ? AND due_at IS NOT NULL AND due_at <= ?"
-            " LIMIT 1",
-            (scheduler, isoformat(now)),
-        ) is not None
+        return bool(self.due(scheduler, now, 1))
 
     def due(self, scheduler: Scheduler, now: datetime, limit: int) -> list[ScanRecord]:
         """Unfinished scans of ``scheduler`` whose due time has come, oldest due first."""

@@ -26,9 +26,14 @@ BUSY_TIMEOUT_MS = 10_000
 """How long a statement off the event loop waits for another writer's lock."""
 
 
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` means another connection holds a lock we need (try again later)."""
+    return exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def _busy_on_loop(exc: sqlite3.OperationalError) -> None:
     """A lock met on the event loop means "run this in a thread": raise WouldBlock then."""
-    if running_on_loop() and exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    if running_on_loop() and is_busy(exc):
         raise WouldBlock(f"a read that met {exc.sqlite_errorname}") from exc
 
 
