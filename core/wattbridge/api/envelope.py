@@ -68,7 +68,7 @@ def success(
     environment: str | None,
     now: datetime,
     started: float,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A success envelope."""
     body = {"success": True, "data": data, "meta": meta(request_id, environment, now, started)}

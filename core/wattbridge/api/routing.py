@@ -9,7 +9,9 @@ latency figure.
 Handlers may block (SQLite write transactions wait on locks, live adapters do
 network I/O), so they run off the event loop, except on routes marked
 ``loop_first``, which try the loop first and fall back to a thread at the first
-step that may block (:mod:`wattbridge.loopsafe`). Off the loop, each request
+step that may block (:mod:`wattbridge.loopsafe`), and routes marked
+``writes_on_loop``, which run on the loop inside their environment's group
+transaction (:mod:`wattbridge.store.loop_batch`) with the same fallback. Off the loop, each request
 makes exactly one trip to a worker thread of the app's :class:`ApiExecutor`: authentication,
 the handler, idempotency and the rendering of the envelope (or of the error)
 all happen in that one trip, because every handoff between the loop and a
@@ -73,8 +75,8 @@ class ApiExecutor:
     Python threads share one interpreter lock, and the SQLite driver lets go of
     it around every statement: with many threads taking requests, each of those
     moments becomes a contested handover, and with 16 requests in flight that
-    cost several times the handler's own work. So a few *core* threads take the
-    requests; another thread is added (up to ``threads``) only when requests
+    cost several times the handler's own work. So few *core* threads (one by
+    default) take the requests; another thread is added (up to ``threads``) only when requests
     wait while no worker has picked one up for :data:`STALL_AFTER`, which means
     the workers are blocked (a live adapter's network call, a write transaction
     queued behind another) rather than busy. Threads exit after
@@ -135,9 +137,14 @@ class ApiExecutor:
             with on_loop():
                 return function()
         except WouldBlock as exc:
-            self.loop_fallbacks[label] += 1
-            log.debug("%s continues in a thread: %s", label, exc)
+            self.fell_back(label, exc)
         return await self.run(function)
+
+    def fell_back(self, label: str, exc: WouldBlock) -> None:
+        """Count, in :attr:`loop_fallbacks`, and log at debug level a call labelled
+        ``label`` that started on the event loop and continues in a thread."""
+        self.loop_fallbacks[label] += 1
+        log.debug("%s continues in a thread: %s", label, exc)
 
     def _check_stall(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
@@ -401,7 +408,7 @@ def make_endpoint(
                     environment=env_name,
                     now=platform.clock.now(),
                     started=started,
-                    headers=dict(reply.headers) if reply.headers else None,
+                    headers=reply.headers,
                 )
 
             key = request.headers.get("idempotency-key")
@@ -455,8 +462,7 @@ def make_endpoint(
                         lambda: handle(request, raw_body, started, caller)
                     )
                 except WouldBlock as exc:
-                    executor.loop_fallbacks[route.path] += 1
-                    log.debug("%s continues in a thread: %s", route.path, exc)
+                    executor.fell_back(route.path, exc)
             return await executor.run(run)
         if loop_first:
             return await executor.run_loop_first(run, route.path)

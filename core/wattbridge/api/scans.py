@@ -7,7 +7,7 @@ from typing import Any, get_args
 from wattbridge.api.params import LIMIT, integer
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
 from wattbridge.api.schema_parts import TIME
-from wattbridge.models.scans import Goal, InputMethod, LoadProfileName
+from wattbridge.models.scans import Goal, InputMethod, LoadProfileName, ScanStatus
 from wattbridge.services.scans import ScanService, load_profiles
 
 PAGE = Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1.")
@@ -128,7 +128,7 @@ def _num(**bounds: float) -> dict[str, Any]:
 _NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
 _GOAL = {"enum": list(get_args(Goal))}
 _INPUT_METHOD = {"enum": list(get_args(InputMethod))}
-_STATUS = {"enum": ["pending", "processing", "completed", "error"]}
+_STATUS = {"enum": list(get_args(ScanStatus))}
 _ANGLES = {"tilt": _num(minimum=0, maximum=90), "azimuth": _num(minimum=0, maximum=360)}
 _DISPATCH_FLOWS = {
     name: _num()

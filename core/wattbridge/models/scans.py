@@ -18,6 +18,7 @@ from wattbridge.validation.constraints import Length, Range, rule
 
 InputMethod = Literal["known", "studio"]
 Goal = Literal["cost-savings", "self-sufficiency"]
+ScanStatus = Literal["pending", "processing", "completed", "error"]
 LoadProfileName = Literal["standard", "coupleBothAtWork", "couple1home1work", "3kidsbothwork"]
 
 GOALS: tuple[Goal, ...] = ("cost-savings", "self-sufficiency")

@@ -35,9 +35,9 @@ from wattbridge.drivers.scans import ScanSolver, SolveContext, SolverFailed, sol
 from wattbridge.errors import ConfigurationError, InternalError, NotFound, ScanNotCompleted
 from wattbridge.ids import new_id
 from wattbridge.loopsafe import may_block
-from wattbridge.models.scans import LOAD_PROFILES, ScanInput, ScanResult
+from wattbridge.models.scans import LOAD_PROFILES, ScanInput, ScanResult, ScanStatus
 from wattbridge.serialization import unstructure
-from wattbridge.store.scans import NewScan, ScanRecord, ScanStatus, ScanStore, SharedResult
+from wattbridge.store.scans import NewScan, ScanRecord, ScanStore, SharedResult
 from wattbridge.validation.scans import check_studio_supported, validate_scan_input
 
 if TYPE_CHECKING:

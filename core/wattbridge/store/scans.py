@@ -36,9 +36,9 @@ import attrs
 from sqlite_utils import Migrations
 
 from wattbridge.clock import isoformat, parse_instant
+from wattbridge.models.scans import ScanStatus
 from wattbridge.store.sqlite import Database, Row
 
-ScanStatus = Literal["pending", "processing", "completed", "error"]
 Scheduler = Literal["timeline", "solver"]
 
 migrations = Migrations("wattbridge.scans")
