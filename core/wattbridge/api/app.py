@@ -88,9 +88,10 @@ class IndexedRouter(Router):
 
     Starlette tries every route's pattern in turn, which costs tens of
     microseconds per request with some thirty routes. Routes whose path starts
-    with two fixed segments (``/v1/devices/{id}``) are indexed by them; a
-    request tries, in declaration order, only the routes of its own two leading
-    segments and the routes that could not be indexed. When that finds no full
+    with fixed segments are indexed by their first two (``/v1/devices/{id}``)
+    or their only one (``/healthz``); a request tries, in declaration order,
+    only the routes of its own leading segments and the routes that could not
+    be indexed. When that finds no full
     match (a 404, a 405, a trailing-slash redirect), Starlette's own complete
     routing runs, so every answer is the one Starlette would give.
     """

@@ -7,7 +7,9 @@ never from the request.
 
 Every request authenticates, so the key record and its project are cached per
 worker thread, by hash (never by plaintext). Each lookup first asks the control
-database for its revision (:meth:`ControlStore.revision`), which changes on any
+database for its revision (:meth:`Database.revision
+<wattbridge.store.sqlite.Database.revision>`, through a
+:class:`~wattbridge.store.revision_cache.RevisionCache`), which changes on any
 commit by any connection or process: a revoked key or a project whose live
 access was switched off is refused on the very next request.
 """

@@ -62,7 +62,8 @@ class EventPurger:
         self.webhooks = WebhookStore(env.db)
 
     def run_once(self) -> int:
-        """Delete one batch of expired events; return how many (a full batch: more due)."""
+        """Delete one batch of expired events; return how many were deleted when the
+        batch was full (more may be due at once), else 0."""
         cutoff = self.env.clock.now() - EVENT_RETENTION
         with self.env.db.transaction():
             expired = self.env.events.dispatched_before(cutoff, self.batch)
