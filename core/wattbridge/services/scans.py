@@ -306,7 +306,10 @@ class ScanService:
         return NewScan(record=record, input_json=input_json)
 
     def _record(self, project_id: str, scan_id: str) -> ScanRecord:
-        record = self.store.get(project_id, scan_id)
+        return self._now(scan_id, self.store.get(project_id, scan_id))
+
+    def _now(self, scan_id: str, record: ScanRecord | None) -> ScanRecord:
+        """A scan as it stands now (its timeline applied), or 404 for None."""
         if record is None:
             raise NotFound(f"No scan {scan_id!r} in this project and environment.")
         return as_of(record, self.env.clock.now())
@@ -335,10 +338,8 @@ class ScanService:
         :raises NotFound: no such scan in this project and environment.
         :raises ScanNotCompleted: before completion, and for a scan that failed.
         """
-        found = self.store.get_with_result(project_id, scan_id)
-        if found is None:
-            raise NotFound(f"No scan {scan_id!r} in this project and environment.")
-        record, document = as_of(found[0], self.env.clock.now()), found[1]
+        stored, document = self.store.get_with_result(project_id, scan_id) or (None, None)
+        record = self._now(scan_id, stored)
         if record.status == "error":
             raise ScanNotCompleted(
                 f"Scan {scan_id} failed and has no result: {record.error_message}"
