@@ -140,10 +140,12 @@ class _KnownSocketStream(httpcore.AsyncNetworkStream):
     same one), so it is looked up once; everything else is passed through.
     """
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkStream, known_socket: Any = None) -> None:
         self._inner = inner
         # asyncio hands out a socket look-alike (fileno() is all the poll needs).
-        self._socket: Any = inner.get_extra_info("socket")
+        self._socket: Any = (
+            known_socket if known_socket is not None else inner.get_extra_info("socket")
+        )
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Read up to ``max_bytes``."""
@@ -165,7 +167,7 @@ class _KnownSocketStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         """Upgrade to TLS (certificate checked against ``server_hostname``, the URL's host)."""
         return _KnownSocketStream(
-            await self._inner.start_tls(ssl_context, server_hostname, timeout)
+            await self._inner.start_tls(ssl_context, server_hostname, timeout), self._socket
         )
 
     def get_extra_info(self, info: str) -> Any:

@@ -59,7 +59,7 @@ class LedgerSink:
             raise ConfigurationError(
                 f"the {context.environment} database has no billing_ledger table; open the "
                 "environment through wattbridge (its startup runs every plugin's "
-                "prepare_storage) or call wattbridge_ledger.prepare_storage(db, "
+                "prepare_storage) or call wattbridge_ledger.prepare_storage(db.utils(), "
                 f"{context.environment!r}) before binding the ledger"
             )
         return BoundLedger(context.db, context.clock)
