@@ -7,6 +7,8 @@ Tests of the command-line tool start real ``wattbridge`` subprocesses instead.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +21,9 @@ from typing import Any
 
 import httpx
 import uvicorn
+from click.testing import CliRunner, Result
 
+from wattbridge.cli import cli
 from wattbridge.clock import Clock
 from wattbridge.config import Config
 from wattbridge.drivers.base import EnvironmentName
@@ -184,3 +188,51 @@ def healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# --- the command-line tool -------------------------------------------------------------
+
+
+def cli_env(plugins: tuple[str, ...] = BUILTIN_PLUGINS, **extra: str) -> dict[str, str]:
+    """The environment of a ``wattbridge`` subprocess: this one's, without any
+    ``WATTBRIDGE_*`` setting it inherited, loading only ``plugins``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATTBRIDGE_")}
+    return {**env, "WATTBRIDGE_LOAD_PLUGINS": ",".join(plugins), **extra}
+
+
+def run_cli(
+    *args: str, plugins: tuple[str, ...] = BUILTIN_PLUGINS, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``wattbridge *args`` as a real subprocess and wait for it."""
+    return subprocess.run([WATTBRIDGE, *args], capture_output=True, text=True,
+                          env=cli_env(plugins), timeout=timeout, check=False)
+
+
+def invoke_cli(*args: str, plugins: tuple[str, ...] = BUILTIN_PLUGINS) -> Result:
+    """Run the command-line tool in this process (a process start costs seconds)."""
+    return CliRunner().invoke(cli, list(args), env={"WATTBRIDGE_LOAD_PLUGINS": ",".join(plugins)})
+
+
+@contextmanager
+def serving(
+    data_dir: Path, port: int, log_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``wattbridge serve`` (with ``args``) on loopback ``port`` until the block ends
+    (or the test kills it), its output appended to ``log_path``; wait until it answers."""
+    with log_path.open("a") as log:
+        proc = subprocess.Popen(
+            [WATTBRIDGE, "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
+            stdout=log, stderr=subprocess.STDOUT, env=cli_env(**(env or {})),
+        )
+    try:
+        wait_until(lambda: healthy(port), 30, lambda: log_path.read_text(), proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("wattbridge serve did not stop within 15 s") from None

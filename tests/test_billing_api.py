@@ -11,7 +11,6 @@ solved by the real HiGHS solver (about 1.5 s).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,22 +19,22 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from tests.openapi_check import validate
 from tests.stripe_standin import API_KEY, StripeStandIn, stripe_standin
 from tests.support import (
     BUILTIN_PLUGINS,
-    WATTBRIDGE,
     Api,
     data,
+    invoke_cli,
     key_of,
     make_config,
+    run_cli,
     running,
     scans_and_events,
 )
 from tests.support import SCAN_BODY as BODY
-from wattbridge.cli import cli
 from wattbridge.clock import FrozenClock, parse_instant
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.billing import UsageEvent
@@ -47,21 +46,18 @@ from wattbridge_ledger import ledger_entries
 
 START = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 CUSTOMER = "cus_standin42"
-PLUGINS = ",".join((*BUILTIN_PLUGINS, "ledger", "stripe"))
+TEST_PLUGINS = (*BUILTIN_PLUGINS, "ledger", "stripe")
+PLUGINS = ",".join(TEST_PLUGINS)
 
 
 def wattbridge(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the command-line tool as a real process, on the test's plugins."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATTBRIDGE_")}
-    env["WATTBRIDGE_LOAD_PLUGINS"] = PLUGINS
-    return subprocess.run(
-        [WATTBRIDGE, *args], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    return run_cli(*args, plugins=TEST_PLUGINS)
 
 
 def command(*args: str) -> Result:
-    """Run the command-line tool in this process (each process start costs seconds)."""
-    return CliRunner().invoke(cli, list(args), env={"WATTBRIDGE_LOAD_PLUGINS": PLUGINS})
+    """Run the command-line tool in this process, on the test's plugins."""
+    return invoke_cli(*args, plugins=TEST_PLUGINS)
 
 
 @pytest.fixture

@@ -17,12 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 
 from tests.openapi_check import validate
-from tests.support import BUILTIN_PLUGINS, Api, make_config, running, set_plan
+from tests.support import Api, invoke_cli, make_config, running, set_plan
 from wattbridge import hookimpl
-from wattbridge.cli import cli
 from wattbridge.clock import FrozenClock
 from wattbridge.drivers.base import EnvironmentName
 from wattbridge.drivers.devices import (
@@ -311,20 +309,14 @@ def test_concurrent_links_never_pass_the_limit_together(plat: Platform, project:
 # --- the command line and old data dirs -----------------------------------------------------
 
 
-def command(*args: str) -> Result:
-    """Run the command-line tool in this process on the built-in plugins."""
-    plugins = ",".join(BUILTIN_PLUGINS)
-    return CliRunner().invoke(cli, list(args), env={"WATTBRIDGE_LOAD_PLUGINS": plugins})
-
-
 def test_set_plan_sets_and_removes_the_device_limit(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    assert command("projects", "create", "acme", "--live", "--data-dir", data).exit_code == 0
-    shown = command("projects", "set-plan", "acme", "--device-limit", "2", "--data-dir", data)
+    assert invoke_cli("projects", "create", "acme", "--live", "--data-dir", data).exit_code == 0
+    shown = invoke_cli("projects", "set-plan", "acme", "--device-limit", "2", "--data-dir", data)
     assert shown.exit_code == 0, shown.output
     assert "device limit      2 connected live devices" in shown.stdout
     # Options not given stay as they are.
-    kept = command("projects", "set-plan", "acme", "--tier-limit", "5", "--json",
+    kept = invoke_cli("projects", "set-plan", "acme", "--tier-limit", "5", "--json",
                    "--data-dir", data)
     assert kept.exit_code == 0, kept.output
     assert '"tierLimit": 5' in kept.stdout and '"deviceLimit": 2' in kept.stdout
@@ -336,10 +328,10 @@ def test_set_plan_sets_and_removes_the_device_limit(tmp_path: Path) -> None:
         refused(platform, project, "c")
     finally:
         platform.close()
-    removed = command("projects", "set-plan", "acme", "--no-device-limit", "--data-dir", data)
+    removed = invoke_cli("projects", "set-plan", "acme", "--no-device-limit", "--data-dir", data)
     assert removed.exit_code == 0, removed.output
     assert "device limit      none" in removed.stdout
-    as_json = command("projects", "set-plan", "acme", "--json", "--data-dir", data)
+    as_json = invoke_cli("projects", "set-plan", "acme", "--json", "--data-dir", data)
     assert '"deviceLimit": null' in as_json.stdout
 
 
@@ -355,11 +347,11 @@ def test_set_plan_refuses_bad_device_limits(
     tmp_path: Path, options: tuple[str, ...], complaint: str
 ) -> None:
     data = str(tmp_path / "data")
-    assert command("projects", "create", "acme", "--live", "--data-dir", data).exit_code == 0
-    bad = command("projects", "set-plan", "acme", *options, "--data-dir", data)
+    assert invoke_cli("projects", "create", "acme", "--live", "--data-dir", data).exit_code == 0
+    bad = invoke_cli("projects", "set-plan", "acme", *options, "--data-dir", data)
     assert bad.exit_code == 2 and complaint in bad.stderr
     # Nothing was stored: the plan is still the default.
-    shown = command("projects", "set-plan", "acme", "--json", "--data-dir", data)
+    shown = invoke_cli("projects", "set-plan", "acme", "--json", "--data-dir", data)
     assert '"deviceLimit": 100' in shown.stdout
 
 

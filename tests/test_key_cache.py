@@ -8,13 +8,11 @@ connection, from another connection and from another process.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
 
 import pytest
 
-from tests.support import BUILTIN_PLUGINS, WATTBRIDGE, Api, ServerThread
+from tests.support import Api, ServerThread, run_cli
 from wattbridge.api.routing import ApiExecutor
 from wattbridge.errors import LiveAccessDisabled, Unauthorized
 from wattbridge.platform import Platform
@@ -49,11 +47,7 @@ def test_revocation_by_another_process_counts_on_the_next_request(
     # Warm every core worker thread's cache with this key.
     for _ in range(6):
         assert api.get("/v1/me").status_code == 200
-    env = {**os.environ, "WATTBRIDGE_LOAD_PLUGINS": ",".join(BUILTIN_PLUGINS)}
-    revoked = subprocess.run(
-        [WATTBRIDGE, "keys", "revoke", issued.record.id, "--data-dir", str(platform.data_dir)],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )
+    revoked = run_cli("keys", "revoke", issued.record.id, "--data-dir", str(platform.data_dir))
     assert revoked.returncode == 0, revoked.stderr
     for _ in range(6):
         response = api.get("/v1/me")

@@ -12,24 +12,22 @@ at-least-once) and carry the same ``webhook-id`` as the lost attempt.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 
 from tests.support import (
-    BUILTIN_PLUGINS,
     SCAN_BODY,
     WATTBRIDGE,
+    cli_env,
     free_port,
-    healthy,
     new_platform,
+    serving,
     wait_until,
 )
 from tests.webhook_receiver import Answer, Received, receiving
@@ -37,30 +35,13 @@ from wattbridge.services.webhooks import WebhookEndpointService
 from wattbridge.webhooks.signing import verify
 
 
-@contextmanager
-def serve(data_dir: Path, port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``wattbridge serve --dev`` until the block ends (or the test kills it)."""
-    env = {
-        **os.environ,
-        "WATTBRIDGE_LOAD_PLUGINS": ",".join(BUILTIN_PLUGINS),
-        "WATTBRIDGE_SANDBOX_WEBHOOK_DELAY": "0s",
-    }
-    with log_path.open("a") as log:
-        proc = subprocess.Popen(
-            [WATTBRIDGE, "serve", "--dev", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-    try:
-        wait_until(lambda: healthy(port), 30, lambda: log_path.read_text(), proc)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def serve(
+    data_dir: Path, port: int, log_path: Path
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """Run ``wattbridge serve --dev`` (no sandbox webhook delay) until the block ends (or
+    the test kills it)."""
+    return serving(data_dir, port, log_path, "--dev",
+                   env={"WATTBRIDGE_SANDBOX_WEBHOOK_DELAY": "0s"})
 
 
 def test_sigkill_mid_delivery_loses_no_event(tmp_path: Path) -> None:
@@ -120,12 +101,8 @@ def _event_ids(items: list[Received]) -> set[str]:
 
 def test_two_worker_processes_never_send_the_same_attempt(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "WATTBRIDGE_LOAD_PLUGINS": ",".join(BUILTIN_PLUGINS),
-        "WATTBRIDGE_SANDBOX_PRIVATE_WEBHOOK_TARGETS": "true",
-        "WATTBRIDGE_SANDBOX_WEBHOOK_DELAY": "0s",
-    }
+    env = cli_env(WATTBRIDGE_SANDBOX_PRIVATE_WEBHOOK_TARGETS="true",
+                  WATTBRIDGE_SANDBOX_WEBHOOK_DELAY="0s")
     with receiving() as receiver:
         platform = new_platform(data, None, **{"sandbox.private_webhook_targets": True})
         try:
