@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.device_support import client, document, srv  # noqa: F401  (fixtures)
 from tests.openapi_check import validate
-from tests.support import Api, invoke_cli, make_config, running, set_plan
+from tests.support import ServerThread, data, error, invoke_cli, make_config, set_plan
 from wattbridge import hookimpl
 from wattbridge.clock import FrozenClock
 from wattbridge.drivers.base import EnvironmentName
@@ -147,43 +147,40 @@ def refused(plat: Platform, project: str, *external_ids: str) -> DeviceLimitReac
 # --- through the API ----------------------------------------------------------------------
 
 
-def test_live_links_up_to_the_plan_limit_then_answers_403(plat: Platform, project: str) -> None:
+def test_live_links_up_to_the_plan_limit_then_answers_403(
+    plat: Platform, srv: ServerThread, project: str, document: dict[str, Any]
+) -> None:
     set_plan(plat, project, device_limit=2)
-    with running(plat) as server:
-        live = Api(server.url, plat.access.issue_key(project, "live").plaintext)
-        for _ in range(2):
-            assert live.post("/v1/sandbox/devices", json={"type": "battery"}).status_code == 201
-        over = live.post("/v1/sandbox/devices", json={"type": "battery"})
-        assert over.status_code == 403, over.text
-        body = over.json()
-        assert body["error"]["code"] == "DEVICE_LIMIT_REACHED"
-        assert body["error"]["details"] == {"deviceLimit": 2, "devicesConnected": 2}
-        message = body["message"]
-        assert "at most 2 connected devices and has 2" in message
-        assert f"wattbridge projects set-plan {project} --device-limit N" in message
-        # Nothing of the refused device was stored: no row, no event.
-        assert live.get("/v1/devices").json()["data"]["pagination"]["total"] == 2
-        events = live.get("/v1/events", params={"type": "device.connected"}).json()["data"]
-        assert events["pagination"]["total"] == 2
-        document = httpx.get(f"{server.url}/openapi.json").json()
-        answer = live.get("/v1/usage").json()
-        validate(document, "GET", "/v1/usage", 200, answer)
-        assert (answer["data"]["devicesConnected"], answer["data"]["deviceLimit"]) == (2, 2)
-        live.close()
+    live = client(plat, srv, "acme", "live")
+    for _ in range(2):
+        data(live.post("/v1/sandbox/devices", json={"type": "battery"}), 201)
+    body = error(live.post("/v1/sandbox/devices", json={"type": "battery"}), 403,
+                 "DEVICE_LIMIT_REACHED")
+    assert body["error"]["details"] == {"deviceLimit": 2, "devicesConnected": 2}
+    message = body["message"]
+    assert "at most 2 connected devices and has 2" in message
+    assert f"wattbridge projects set-plan {project} --device-limit N" in message
+    # Nothing of the refused device was stored: no row, no event.
+    assert data(live.get("/v1/devices"), 200)["pagination"]["total"] == 2
+    events = data(live.get("/v1/events", params={"type": "device.connected"}), 200)
+    assert events["pagination"]["total"] == 2
+    answer = live.get("/v1/usage").json()
+    validate(document, "GET", "/v1/usage", 200, answer)
+    assert (answer["data"]["devicesConnected"], answer["data"]["deviceLimit"]) == (2, 2)
+    live.close()
 
 
-def test_the_sandbox_ignores_any_device_limit(plat: Platform, project: str) -> None:
+def test_the_sandbox_ignores_any_device_limit(
+    plat: Platform, srv: ServerThread, project: str, document: dict[str, Any]
+) -> None:
     set_plan(plat, project, device_limit=0)
-    with running(plat) as server:
-        sandbox = Api(server.url, plat.access.issue_key(project, "sandbox").plaintext)
-        for _ in range(3):
-            created = sandbox.post("/v1/sandbox/devices", json={"type": "battery"})
-            assert created.status_code == 201, created.text
-        document = httpx.get(f"{server.url}/openapi.json").json()
-        answer = sandbox.get("/v1/usage").json()
-        validate(document, "GET", "/v1/usage", 200, answer)
-        assert (answer["data"]["devicesConnected"], answer["data"]["deviceLimit"]) == (3, None)
-        sandbox.close()
+    sandbox = client(plat, srv, "acme", "sandbox")
+    for _ in range(3):
+        data(sandbox.post("/v1/sandbox/devices", json={"type": "battery"}), 201)
+    answer = sandbox.get("/v1/usage").json()
+    validate(document, "GET", "/v1/usage", 200, answer)
+    assert (answer["data"]["devicesConnected"], answer["data"]["deviceLimit"]) == (3, None)
+    sandbox.close()
     assert plat.environment("sandbox").devices.device_limit(project) is None
     # The same plan does limit live.
     assert refused(plat, project, "live-1").details["deviceLimit"] == 0
