@@ -16,12 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from tests.support import SCAN_BODY, ServerThread, data, key_of, make_config, running
+from tests.support import SCAN_BODY, Api, ServerThread, data, key_of, make_config, running
 from wattbridge import hookimpl
 from wattbridge.api.routing import ApiExecutor, ApiRoute, Call, make_endpoint
 from wattbridge.drivers.scans import SolveContext
@@ -245,16 +244,14 @@ def test_a_worker_thread_checkpoints_and_empties_a_grown_log(
 
 
 def test_many_creations_at_once_each_commit_once(platform: Platform, server: ServerThread) -> None:
-    key = key_of(platform, "default", "sandbox")
-    headers = {"Authorization": f"Bearer {key}"}
+    api = Api(server.url, key_of(platform, "default", "sandbox"))
     bad = {**SCAN_BODY, "yearlyKwh": -1}
 
     def post(n: int) -> tuple[int, str]:
         keyed = 20 <= n < 30  # in pairs with the same key and body: 20/21, 22/23, …
         body = bad if n % 5 == 0 and not keyed else SCAN_BODY
         extra = {"Idempotency-Key": f"k{n // 2}"} if keyed else {}
-        response = httpx.post(f"{server.url}/v1/scans", json=body,
-                              headers={**headers, **extra}, timeout=30)
+        response = api.post("/v1/scans", json=body, headers=extra)
         return response.status_code, response.json().get("data", {}).get("id", "")
 
     before = time.monotonic()
@@ -275,8 +272,9 @@ def test_many_creations_at_once_each_commit_once(platform: Platform, server: Ser
     assert env.db.count("SELECT count(*) FROM events WHERE type = 'scan.pending'") == expected
     assert env.loop_batch.jobs == 60  # every request ran in a batch (refusals, replays too)
     assert "/v1/scans" not in server.app.state.executor.loop_fallbacks
-    listed = httpx.get(f"{server.url}/v1/scans", params={"limit": 100}, headers=headers)
+    listed = api.get("/v1/scans", params={"limit": 100})
     assert {s["id"] for s in data(listed, 200)["items"]} == created
+    api.close()
 
 
 def test_a_request_that_would_block_in_its_batch_runs_once_more_in_a_thread(
@@ -299,8 +297,9 @@ def test_a_request_that_would_block_in_its_batch_runs_once_more_in_a_thread(
                                   methods=["POST"])])
     server = ServerThread(app).start()
     try:
-        key = key_of(platform, "default", "sandbox")
-        response = httpx.post(f"{server.url}/notes", headers={"Authorization": f"Bearer {key}"})
+        api = Api(server.url, key_of(platform, "default", "sandbox"))
+        response = api.post("/notes")
+        api.close()
     finally:
         server.stop()
         executor.shutdown()
@@ -334,9 +333,9 @@ def test_a_timeline_solver_runs_on_the_loop_only_if_it_solves_without_io(
     platform.access.create_project("default")
     try:
         with running(platform) as server:
-            key = key_of(platform, "default", "sandbox")
-            response = httpx.post(f"{server.url}/v1/scans", json=SCAN_BODY,
-                                  headers={"Authorization": f"Bearer {key}"})
+            api = Api(server.url, key_of(platform, "default", "sandbox"))
+            response = api.post("/v1/scans", json=SCAN_BODY)
+            api.close()
             assert data(response, 201)["status"] == "pending"
             fallbacks = server.app.state.executor.loop_fallbacks
         assert calls == [promises]  # once, on the loop only when promised
