@@ -65,6 +65,11 @@ def at(hours: float) -> str:
     return isoformat(NOON + timedelta(hours=hours))
 
 
+def read(api: Api, device_id: str, **params: str) -> dict[str, Any]:
+    """``GET /v1/devices/{id}`` (with query ``params``): the device, after checking 200."""
+    return dict(data(api.get(f"/v1/devices/{device_id}", params=params), 200))
+
+
 def create(api: Api, **body: Any) -> dict[str, Any]:
     """Create a sandbox device and return it."""
     return dict(data(api.post("/v1/sandbox/devices", json=body), 201))

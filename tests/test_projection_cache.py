@@ -14,16 +14,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from tests.device_support import api, at, clock, create, plat, srv  # noqa: F401  (fixtures)
+from tests.device_support import api, at, clock, create, plat, read, srv  # noqa: F401  (fixtures)
 from tests.support import Api, data, error
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
 from wattbridge.store.revision_cache import RevisionCache
 from wattbridge.store.sqlite import Database
-
-
-def read(api: Api, device_id: str) -> dict:
-    return dict(data(api.get(f"/v1/devices/{device_id}"), 200))
 
 
 def test_reads_within_a_second_agree_and_show_its_start(api: Api, clock: FrozenClock) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.device_support import client, document, srv  # noqa: F401  (fixtures)
+from tests.device_support import client, document, read, srv  # noqa: F401  (fixtures)
 from tests.openapi_check import validate
 from tests.support import Api, ServerThread, data, error, make_config
 from wattbridge import hookimpl
@@ -163,10 +163,6 @@ def car(plat: Platform) -> str:
     [row] = env.devices.link_devices(plat.access.project("acme-app").id, "ada", "acme",
                                      found.devices)
     return row.id
-
-
-def read(live: Api, car: str, **params: str) -> dict[str, Any]:
-    return dict(data(live.get(f"/v1/devices/{car}", params=params), 200))
 
 
 def test_a_live_adapter_needs_nothing_sandbox_specific(plat: Platform, live: Api) -> None:
