@@ -327,6 +327,11 @@ class Call:
 _NO_QUERY = QueryParams("")
 
 
+def _query_of(request: Request) -> QueryParams:
+    """The request's query parameters; most requests have none, and then nothing is parsed."""
+    return request.query_params if request.scope.get("query_string") else _NO_QUERY
+
+
 def _may_have_body(request: Request) -> bool:
     """Whether the request announces a body (``Content-Length`` or ``Transfer-Encoding``)."""
     headers = request.headers
@@ -349,10 +354,8 @@ def request_id_of(request: Request) -> str:
 
 def authenticate(platform: Platform, request: Request) -> tuple[Principal, Environment]:
     """Authenticate a request, refusing keys sent in the query string."""
-    # Most requests have no query string at all; skip parsing one then.
-    if request.scope.get("query_string") and any(
-        name in request.query_params for name in QUERY_KEY_NAMES
-    ):
+    query = _query_of(request)
+    if query and any(name in query for name in QUERY_KEY_NAMES):
         raise Unauthorized(
             "API keys are not accepted in the query string (it ends up in logs); send the key "
             "as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
@@ -391,7 +394,7 @@ def make_endpoint(
                 principal,
                 env,
                 dict(request.path_params),
-                request.query_params if request.scope["query_string"] else _NO_QUERY,
+                _query_of(request),
                 raw_body,
             )
 
