@@ -61,6 +61,8 @@ def test_every_bad_key_gets_the_same_401(platform: Platform, server: ServerThrea
         "revoked": {"Authorization": f"Bearer {revoked.plaintext}"},
         "basic scheme": {"Authorization": f"Basic {revoked.plaintext}"},
         "unknown prefix": {"x-api-key": "pk_test_" + unknown[8:]},
+        # Any Latin-1 text can arrive in a header; it is hashed before it is parsed.
+        "not ascii": {"x-api-key": ("sk_test_" + "\u00e9" * 38).encode("latin-1")},
     }
     bodies = []
     for headers in variants.values():
@@ -187,3 +189,43 @@ def test_plaintext_keys_never_reach_the_data_dir(platform: Platform, sandbox_api
         for key in issued:
             assert key.encode() not in content, f"plaintext key found in {path.name}"
             assert key[8:-6].encode() not in content
+
+
+def test_operations_served_directly_still_carry_their_request_id(
+    sandbox_api: Api, server: ServerThread
+) -> None:
+    # API operations skip Starlette's middleware (WattbridgeApp); answers that are
+    # not envelopes (the OpenAPI document) must still get the header the middleware
+    # would have added, and HEAD must still work on GET operations.
+    document = httpx.get(f"{server.url}/openapi.json")
+    assert document.status_code == 200
+    assert re.fullmatch(r"req_[0-9A-Za-z]{24}", document.headers["Request-Id"])
+    head = sandbox_api.request("HEAD", "/v1/me")
+    assert head.status_code == 200 and head.content == b""
+    assert re.fullmatch(r"req_[0-9A-Za-z]{24}", head.headers["Request-Id"])
+
+
+def test_an_error_that_escapes_an_operation_is_a_logged_500_envelope(
+    platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = platform.access.issue_key(platform.access.project("default").id, "sandbox").plaintext
+    server = ServerThread(platform.asgi_app()).start()
+    try:
+        # A write runs in the app's worker threads; with those shut down, the
+        # operation itself fails outside its own error handling.
+        server.app.state.executor.shutdown()
+        api = Api(server.url, key)
+        response = api.post("/v1/sandbox/devices", json={"type": "battery"})
+        assert response.status_code == 500
+        body = response.json()
+        assert body["error"]["code"] == "INTERNAL_ERROR"
+        assert body["meta"]["requestId"] in body["message"]
+        assert response.headers["Request-Id"] == body["meta"]["requestId"]
+        assert body["meta"]["environment"] == "sandbox"
+        assert any(body["meta"]["requestId"] in r.getMessage() and r.exc_info
+                   for r in caplog.records)
+        # Reads, served on the event loop, go on working.
+        assert api.get("/v1/me").status_code == 200
+        api.close()
+    finally:
+        server.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 
 from wattbridge.keys import BASE62
 
@@ -22,6 +22,6 @@ def new_id(prefix: str) -> str:
     # digits one by one, and exactly uniform. 32 bytes leave 24 digits except
     # about once in 10**11 draws; then draw again.
     while True:
-        digits = secrets.token_bytes(32).translate(_DIGIT_OF_BYTE, _BIASED)
+        digits = os.urandom(32).translate(_DIGIT_OF_BYTE, _BIASED)
         if len(digits) >= 24:
             return f"{prefix}_{digits[:24].decode('ascii')}"

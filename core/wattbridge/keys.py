@@ -10,7 +10,6 @@ lookup value.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -80,7 +79,10 @@ def parse(text: str, accepted_prefixes: tuple[str, ...]) -> ParsedKey | None:
 
 def digest(plaintext: str, server_secret: bytes) -> str:
     """The stored form of a key: hex HMAC-SHA-256 under the server secret."""
-    return hmac.new(server_secret, plaintext.encode("ascii"), hashlib.sha256).hexdigest()
+    # hmac.digest is the one-call C form of hmac.new(...).digest(); a key is
+    # hashed on every request. UTF-8 equals ASCII for every well-formed key and
+    # lets a malformed one (a header may carry any Latin-1 text) hash rather than fail.
+    return hmac.digest(server_secret, plaintext.encode("utf-8"), "sha256").hex()
 
 
 def hint_for(plaintext: str) -> str:

@@ -52,14 +52,20 @@ def may_block(what: str) -> None:
         raise WouldBlock(what)
 
 
-@contextmanager
-def on_loop() -> Iterator[None]:
-    """Mark the block as running on the event loop: :func:`may_block` raises in it."""
-    token = _ON_LOOP.set(True)
-    try:
-        yield
-    finally:
-        _ON_LOOP.reset(token)
+class on_loop:  # lower case: used like the function-style context managers beside it
+    """Mark the block as running on the event loop: :func:`may_block` raises in it.
+
+    A class rather than a ``@contextmanager`` generator: it wraps every read the
+    loop serves, and a generator-based context manager costs several frames more.
+    """
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _ON_LOOP.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ON_LOOP.reset(self._token)
 
 
 def may_write(target: object, what: str) -> None:

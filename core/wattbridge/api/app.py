@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from starlette.applications import Starlette
+from starlette.convertors import Convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +28,7 @@ from wattbridge.api.routing import (
     ApiExecutor,
     ApiRoute,
     authenticate,
+    is_api_endpoint,
     make_endpoint,
     request_id_of,
 )
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("wattbridge.api")
 
 Scope = MutableMapping[str, Any]
+RawHeader = tuple[bytes, bytes]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
     [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
@@ -52,7 +57,11 @@ def api_routes() -> list[ApiRoute]:
 
 
 class RequestIdMiddleware:
-    """Give every request an id, make sure every response carries it, log the request."""
+    """Give every request an id, make sure every response carries it, log the request.
+
+    For the requests Starlette serves; the API's own operations take
+    :class:`WattbridgeApp`'s direct path, which does the same itself.
+    """
 
     def __init__(self, app: ASGIApp, access_log: AccessLog | None = None) -> None:
         self.app = app
@@ -74,13 +83,29 @@ class RequestIdMiddleware:
                 # must not reach the logs.
                 record(scope["method"], scope["path"], message["status"], request_id,
                        (time.perf_counter() - started) * 1000)
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"request-id" for name, _ in headers):
-                    headers.append((b"request-id", request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = with_request_id(message.get("headers", []), request_id)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def with_request_id(headers: Iterable[RawHeader], request_id: str) -> list[RawHeader]:
+    """``headers`` as a new list, with a ``request-id`` header unless one is there."""
+    listed = list(headers)
+    if not any(name.lower() == b"request-id" for name, _ in listed):
+        listed.append((b"request-id", request_id.encode()))
+    return listed
+
+
+@attrs.frozen
+class _Entry:
+    """A route in the index, with what matching it needs at hand."""
+
+    route: BaseRoute
+    regex: re.Pattern[str] | None  # None: match through route.matches (not a plain Route)
+    methods: frozenset[str] | None
+    convertors: Mapping[str, Convertor[Any]]
+    api: bool  # an API operation's endpoint (made by make_endpoint)
 
 
 class IndexedRouter(Router):
@@ -96,46 +121,139 @@ class IndexedRouter(Router):
     routing runs, so every answer is the one Starlette would give.
     """
 
-    _index: dict[tuple[str, ...], list[BaseRoute]]
+    _index: dict[tuple[str, ...], list[_Entry]]
     _indexed: tuple[int, int] = (0, -1)  # (id, length) of the route list indexed
 
-    def _candidates(self, path: str) -> list[BaseRoute]:
+    def _candidates(self, path: str) -> list[_Entry]:
         if self._indexed != (id(self.routes), len(self.routes)):
             self._build_index()
         return self._index.get(_leading(path), self._index[()])
 
     def _build_index(self) -> None:
-        keyed: dict[tuple[str, ...], list[tuple[int, BaseRoute]]] = {}
-        loose: list[tuple[int, BaseRoute]] = []
+        keyed: dict[tuple[str, ...], list[tuple[int, _Entry]]] = {}
+        loose: list[tuple[int, _Entry]] = []
         for position, route in enumerate(self.routes):
+            entry = _entry(route)
             key = _leading(route.path) if isinstance(route, Route) else ()
             if not key or any("{" in part for part in key):
-                loose.append((position, route))
+                loose.append((position, entry))
             else:
-                keyed.setdefault(key, []).append((position, route))
-        index = {key: [r for _, r in sorted(items + loose, key=lambda item: item[0])]
+                keyed.setdefault(key, []).append((position, entry))
+        index = {key: [e for _, e in sorted(items + loose, key=lambda item: item[0])]
                  for key, items in keyed.items()}
-        index[()] = [route for _, route in loose]
+        index[()] = [entry for _, entry in loose]
         self._index = index
         self._indexed = (id(self.routes), len(self.routes))
+
+    def resolve(self, scope: Scope) -> tuple[_Entry, Scope] | None:
+        """The route Starlette would pick for ``scope`` if one matches in full (path
+        and method), with the child scope it would add; None otherwise (a 404, a
+        405, a redirect: Starlette's complete routing decides those).
+
+        Only for HTTP scopes without a ``root_path``, where the route path is the path.
+        """
+        path = scope["path"]
+        method = scope["method"]
+        for entry in self._candidates(path):
+            if entry.regex is None:
+                match, child = entry.route.matches(scope)
+                if match is Match.FULL:
+                    return entry, child
+                continue
+            found = entry.regex.match(path)
+            if found is None or (entry.methods is not None and method not in entry.methods):
+                continue
+            params = found.groupdict()
+            convertors = entry.convertors
+            for name, value in params.items():
+                params[name] = convertors[name].convert(value)
+            if "path_params" in scope:
+                params = {**scope["path_params"], **params}
+            return entry, {"endpoint": entry.route.endpoint,  # type: ignore[attr-defined]
+                           "path_params": params}
+        return None
 
     async def app(self, scope: Scope, receive: Any, send: Any) -> None:
         """Route ``scope``: the indexed fast path, else Starlette's complete routing."""
         if scope["type"] == "http" and not scope.get("root_path"):
-            for route in self._candidates(scope["path"]):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.setdefault("router", self)
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
+            found = self.resolve(scope)
+            if found is not None:
+                entry, child_scope = found
+                scope.setdefault("router", self)
+                scope["route"] = entry.route
+                scope.update(child_scope)
+                await entry.route.handle(scope, receive, send)
+                return
         await super().app(scope, receive, send)
+
+
+def _entry(route: BaseRoute) -> _Entry:
+    if type(route) is not Route:  # a Mount, or a Route subclass that may match otherwise
+        return _Entry(route, None, None, {}, False)
+    return _Entry(
+        route,
+        route.path_regex,
+        frozenset(route.methods) if route.methods else None,
+        route.param_convertors,
+        is_api_endpoint(route.endpoint),
+    )
 
 
 def _leading(path: str) -> tuple[str, ...]:
     """The first two segments of a path: ``/v1/devices/x`` → ``("v1", "devices")``."""
     return tuple(path.split("/", 3)[1:3])
+
+
+class WattbridgeApp(Starlette):
+    """The API's ASGI application: a Starlette app whose own API operations skip
+    Starlette's middleware and routing layers.
+
+    Starlette's layers (error middleware, request-id middleware, exception
+    middleware, router, route, request/response adapter) are each a coroutine
+    frame and a wrapped ``send``; for a read answered from memory they cost as
+    much as the read. A request that matches an API operation in full goes
+    straight to its endpoint (which renders every error it meets as an
+    envelope), with the request id, the access log line and the last-resort
+    500 done here. Everything else (a 404, a 405, pages, routes added by an
+    embedder, a mounted app with a ``root_path``) goes through Starlette as
+    usual, and answers exactly as it would.
+    """
+
+    record: Callable[[str, str, int, str, float], None]
+    server_error: Callable[[Request, Exception], Awaitable[Response]]
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Serve ``scope``: an API operation directly, anything else through Starlette."""
+        if scope["type"] == "http" and not scope.get("root_path"):
+            router = self.router
+            assert isinstance(router, IndexedRouter)
+            found = router.resolve(scope)
+            if found is not None and found[0].api:
+                await self._serve_api(scope, receive, send, found[0].route, found[1])
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _serve_api(
+        self, scope: Scope, receive: Any, send: Any, route: BaseRoute, child: Scope
+    ) -> None:
+        started = time.perf_counter()
+        request_id = new_id("req")
+        scope["app"] = self
+        scope.setdefault("router", self.router)
+        scope["route"] = route
+        scope.update(child)
+        scope.setdefault("state", {})["request_id"] = request_id
+        request = Request(scope, receive, send)
+        try:
+            response = await child["endpoint"](request)
+        except Exception as exc:  # the endpoint renders its own errors: this is a bug
+            response = await self.server_error(request, exc)
+        if not isinstance(response, envelope.JSONBytesResponse):  # enveloped: has its id
+            response.raw_headers = with_request_id(response.raw_headers, request_id)
+        # The path only, never the query string (see RequestIdMiddleware).
+        self.record(scope["method"], scope["path"], response.status_code, request_id,
+                    (time.perf_counter() - started) * 1000)
+        await response(scope, receive, send)
 
 
 def create_app(
@@ -144,7 +262,7 @@ def create_app(
     *,
     threads: int = DEFAULT_API_THREADS,
     access_log: AccessLog | None = None,
-) -> Starlette:
+) -> WattbridgeApp:
     """The API as a Starlette app bound to ``platform``.
 
     :param threads: worker threads for request handlers (see :class:`ApiExecutor`).
@@ -168,7 +286,7 @@ def create_app(
         # read, so on the loop first like every GET (see wattbridge.loopsafe).
         try:
             _, env = await executor.run_loop_first(
-                lambda: authenticate(platform, request), "environment of a refused request"
+                "environment of a refused request", authenticate, platform, request
             )
         except WattbridgeError:
             return None
@@ -212,8 +330,12 @@ def create_app(
         yield
         executor.shutdown()
 
-    app = Starlette(exception_handlers={HTTPException: http_exception, Exception: server_error})
+    app = WattbridgeApp(
+        exception_handlers={HTTPException: http_exception, Exception: server_error}
+    )
     app.router = IndexedRouter(routes, lifespan=lifespan)
+    app.record = log_record if access_log is None else access_log.record
+    app.server_error = server_error
     app.state.platform = platform
     app.state.executor = executor
     app.add_middleware(RequestIdMiddleware, access_log=access_log)

@@ -26,6 +26,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -125,9 +126,10 @@ class ApiExecutor:
             loop.call_later(STALL_AFTER, self._check_stall, loop)
         return await future
 
-    async def run_loop_first(self, function: Callable[[], T], label: str) -> T:
-        """Run ``function`` on the event loop inside :func:`~wattbridge.loopsafe.on_loop`;
-        if it raises :class:`~wattbridge.loopsafe.WouldBlock`, run it again in a thread.
+    async def run_loop_first(self, label: str, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` on the event loop inside
+        :func:`~wattbridge.loopsafe.on_loop`; if it raises
+        :class:`~wattbridge.loopsafe.WouldBlock`, run it again in a thread.
 
         ``function`` must not have written anything when a step that may block
         raises (the checks come before the waiting); ``label`` names it in
@@ -135,10 +137,10 @@ class ApiExecutor:
         """
         try:
             with on_loop():
-                return function()
+                return function(*args)
         except WouldBlock as exc:
             self.fell_back(label, exc)
-        return await self.run(function)
+        return await self.run(lambda: function(*args))
 
     def fell_back(self, label: str, exc: WouldBlock) -> None:
         """Count, in :attr:`loop_fallbacks`, and log at debug level a call labelled
@@ -414,9 +416,10 @@ def make_endpoint(
                     headers=reply.headers,
                 )
 
-            key = request.headers.get("idempotency-key")
-            if route.method == "POST" and key is not None and route.idempotent_post and call.env:
-                return run_idempotent(call, key, run)
+            if route.method == "POST" and route.idempotent_post and call.env:
+                key = request.headers.get("idempotency-key")
+                if key is not None:
+                    return run_idempotent(call, key, run)
             return run()
         except WouldBlock:
             raise  # only on the loop: the endpoint runs the request again in a thread
@@ -439,6 +442,7 @@ def make_endpoint(
             )
 
     loop_first = route.tries_loop_first
+    writes_on_loop = route.writes_on_loop
 
     def caller_of(request: Request) -> tuple[Principal, Environment] | None:
         # Whose request, if the key is found on the loop; otherwise the request
@@ -454,10 +458,7 @@ def make_endpoint(
         # The body is read on the loop (it is I/O), before any trip to a thread;
         # a request that announces no body (most GETs) has none to wait for.
         raw_body = await request.body() if _may_have_body(request) else b""
-        def run() -> Response:
-            return handle(request, raw_body, started)
-
-        if route.writes_on_loop:
+        if writes_on_loop:
             caller = caller_of(request)
             if caller is not None:
                 try:
@@ -466,10 +467,22 @@ def make_endpoint(
                     )
                 except WouldBlock as exc:
                     executor.fell_back(route.path, exc)
-            return await executor.run(run)
-        if loop_first:
-            return await executor.run_loop_first(run, route.path)
-        return await executor.run(run)
+        elif loop_first:
+            return await executor.run_loop_first(route.path, handle, request, raw_body, started)
+        return await executor.run(lambda: handle(request, raw_body, started))
 
     endpoint.__name__ = route.handler.__name__
+    _API_ENDPOINTS.add(endpoint)
     return endpoint
+
+
+_API_ENDPOINTS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def is_api_endpoint(endpoint: object) -> bool:
+    """Whether ``endpoint`` was made by :func:`make_endpoint` (it renders every error
+    itself, as an envelope, and carries the request id in its answers)."""
+    try:
+        return endpoint in _API_ENDPOINTS
+    except TypeError:  # not weakly referenceable: not one of ours
+        return False

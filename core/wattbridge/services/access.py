@@ -128,17 +128,21 @@ class AccessService:
         """Resolve a presented key, or raise :class:`Unauthorized` (always the same)."""
         if not presented:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        parsed = keys.parse(presented, self.prefixes)
-        if parsed is None:
-            raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        digest = keys.digest(parsed.plaintext, self._secret)
-        found = self._lookup(digest)
+        digest = keys.digest(presented, self._secret)
+        found = self._keys.get(digest)
         if found is None:
-            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+            # Only a key this thread has not seen at this revision is parsed: a
+            # remembered one hashed to a stored key's hash, so it is that very key,
+            # whose shape and checksum were valid when it was issued.
+            if keys.parse(presented, self.prefixes) is None:
+                raise Unauthorized(UNAUTHORIZED_MESSAGE)
+            found = self._lookup(digest)
+            if found is None:
+                raise Unauthorized(UNAUTHORIZED_MESSAGE)
         record, project = found
-        if not hmac.compare_digest(record.key_hash, digest) or record.prefix != parsed.prefix:
+        if not hmac.compare_digest(record.key_hash, digest) or record.prefix not in self.prefixes:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        return self._principal(record, project, parsed.environment)
+        return self._principal(record, project, record.environment)
 
     def key_principal(self, key_id: str, environment: EnvironmentName) -> Principal:
         """Who a stored key acts for, if it is still valid in ``environment``.
@@ -168,10 +172,8 @@ class AccessService:
         return Principal(project, record.id, record.environment)
 
     def _lookup(self, digest: str) -> tuple[ApiKeyRecord, Project] | None:
-        """The key with this hash and its project, from this thread's cache when current."""
-        hit = self._keys.get(digest)
-        if hit is not None:
-            return hit
+        """The key with this hash and its project, read from the database and
+        remembered in this thread's cache (after a :meth:`RevisionCache.get` miss)."""
         record = self.store.key_by_hash(digest)
         if record is None:
             return None  # unknown keys are not remembered: they would fill the cache

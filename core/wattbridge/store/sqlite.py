@@ -198,12 +198,15 @@ class Database:
         is per connection (a thread has one for the event loop and one for the
         rest), so it starts with the connection's identity.
         """
-        row = self.query_one("PRAGMA data_version")  # a busy database: WouldBlock on the loop
         conn = self.connection()
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            _busy_on_loop(exc)  # a busy database: WouldBlock on the loop
+            raise
         if conn.in_transaction:
             return None
-        assert row is not None
-        return id(conn), int(row["data_version"]), conn.total_changes
+        return id(conn), version, conn.total_changes
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
