@@ -1,5 +1,7 @@
-"""A current read projects a device at the start of its second, and a projection is
-reused within that second only while the environment's database is unchanged.
+"""A current read projects a device at the start of its second; a projection is
+reused within that second, and the device's row and actions in later seconds,
+only while the environment's database is unchanged (and, for the actions, until
+the next one starts).
 
 Through a real server on a frozen clock, so that "the same second" is exact; the
 writes that must count come through the API, through another connection of
@@ -18,6 +20,8 @@ from tests.device_support import api, at, clock, create, plat, read, srv  # noqa
 from tests.support import Api, data, error
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
+from wattbridge.services.actions import MAX_PROJECTED_ACTIONS, PROJECTED_STATES
+from wattbridge.services.devices import CachedRead
 from wattbridge.store.revision_cache import RevisionCache
 from wattbridge.store.sqlite import Database
 
@@ -53,6 +57,53 @@ def test_an_action_in_the_same_second_shows_in_the_next_read(api: Api) -> None:
     after = read(api, battery["id"])  # same frozen instant
     assert after["lastAction"]["id"] == action["id"]
     assert after["state"]["currentMode"] == "idle"
+
+
+def test_a_device_read_again_in_a_later_second_is_projected_anew(
+    api: Api, clock: FrozenClock
+) -> None:
+    # The second read reuses the first one's row and actions (nothing was
+    # written), but projects them at its own second.
+    vehicle = create(api, type="vehicle")
+    first = read(api, vehicle["id"])
+    clock.advance(timedelta(hours=2))
+    later = read(api, vehicle["id"])
+    assert later["sync"]["lastPulledAt"] == at(2)
+    assert later["state"] == data(api.get(f"/v1/devices/{vehicle['id']}",
+                                          params={"at": at(2)}), 200)["state"]
+    assert later["state"] != first["state"]
+
+
+def test_a_scheduled_action_bounds_how_long_a_read_is_reused(
+    api: Api, plat: Platform, clock: FrozenClock
+) -> None:
+    # Once it starts, a scheduled action joins the actions a read hands to the
+    # provider, without any write: a remembered read serves only until then.
+    battery = create(api, type="battery", vendor="helion")
+    data(api.post(f"/v1/devices/{battery['id']}/actions",
+                  json={"command": "idle", "start": at(10 / 3600)}), 202)
+    project_id = data(api.get("/v1/me"), 200)["project"]["id"]
+    found = plat.environment("sandbox").devices.store.get_for_read(
+        project_id, battery["id"], clock.now(), PROJECTED_STATES, MAX_PROJECTED_ACTIONS
+    )
+    assert found is not None
+    row, actions = found
+    assert actions.projected == [] and actions.next_start == clock.now() + timedelta(seconds=10)
+    remembered = CachedRead(row, actions, clock.now(), ({}, {}), clock.now(), {})
+    assert remembered.serves(clock.now() + timedelta(seconds=9))
+    assert not remembered.serves(clock.now() + timedelta(seconds=10))
+    assert not remembered.serves(clock.now() - timedelta(seconds=1))  # read for a later second
+
+
+def test_a_clock_set_back_does_not_reuse_a_later_read(api: Api, clock: FrozenClock) -> None:
+    battery = create(api, type="battery", vendor="helion")
+    start = clock.now()
+    clock.advance(timedelta(seconds=5))
+    data(api.post(f"/v1/devices/{battery['id']}/actions", json={"command": "idle"}), 202)
+    clock.advance(timedelta(seconds=15))
+    assert read(api, battery["id"])["state"]["currentMode"] == "idle"
+    clock.set(start)  # before the action: it must not be in the projection
+    assert read(api, battery["id"])["state"]["currentMode"] != "idle"
 
 
 def test_a_disconnected_device_is_gone_in_the_same_second(api: Api) -> None:
@@ -109,4 +160,6 @@ def test_a_full_cache_forgets_the_value_stored_first(tmp_path: Path) -> None:
     cache.get(3)
     cache.put(3, 3)  # a fourth: the first goes
     assert [cache.get(n) for n in range(4)] == [None, 1, 2, 3]
+    cache.put(2, 20)  # a new value for a key it holds: nothing goes
+    assert [cache.get(n) for n in range(4)] == [None, 1, 20, 3]
     db.close()

@@ -60,8 +60,10 @@ if TYPE_CHECKING:
     from wattbridge.environments import Environment
     from wattbridge.store.control import PlanStore
 
-PROJECTION_CACHE_SIZE = 1024
-"""Projected devices remembered per thread (a second's worth of hot devices)."""
+READ_CACHE_SIZE = 16_384
+"""Devices whose reads are remembered per thread (see :class:`CachedRead`): about
+4.4 kB each, so some 70 MB when full; in practice only the event loop's thread,
+which serves reads, fills it."""
 
 CACHE_TTL = timedelta(minutes=15)
 EXPEDITE_TTL = timedelta(minutes=1)
@@ -79,6 +81,36 @@ class Reading:
     error: dict[str, str] | None = None
 
 
+RenderedCapabilities = tuple[dict[str, Any], dict[str, Any]]
+"""A device's ``commands`` and ``settings`` objects, as the API shows them."""
+
+
+@attrs.frozen
+class CachedRead:
+    """What a current read of a device by a provider that reads without I/O
+    leaves behind for the next one, valid while the environment's database is
+    unchanged.
+
+    ``row`` and ``actions`` were read for the second ``since``; they answer
+    every second from ``since`` until ``actions.next_start`` (an action that
+    starts later would join the projection). ``capabilities`` come from the
+    device alone. ``device`` is the answer for the second ``instant``, given
+    again for every read within that second.
+    """
+
+    row: DeviceRow
+    actions: ReadActions
+    since: datetime
+    capabilities: RenderedCapabilities
+    instant: datetime
+    device: dict[str, Any]
+
+    def serves(self, instant: datetime) -> bool:
+        """Whether ``row`` and ``actions`` answer a read of the second ``instant``."""
+        until = self.actions.next_start
+        return self.since <= instant and (until is None or instant < until)
+
+
 class DeviceService:
     """The devices of one environment.
 
@@ -94,9 +126,9 @@ class DeviceService:
         self.plans = plans
         self.store = DeviceStore(env.db)
         self.actions = ActionService(env, self)
-        # (project, device, second) → the rendered device, for pure projections only.
-        self._projections: RevisionCache[tuple[str, str, datetime], dict[str, Any]] = (
-            RevisionCache(env.db, PROJECTION_CACHE_SIZE)
+        # (project, device) → its last current read, for providers without I/O only.
+        self._reads: RevisionCache[tuple[str, str], CachedRead] = RevisionCache(
+            env.db, READ_CACHE_SIZE
         )
 
     # --- limits ----------------------------------------------------------------
@@ -262,14 +294,21 @@ class DeviceService:
         # One reading of the clock: the cache key, the actions fetched and the
         # projection all use the same second.
         now = self.clock.now()
+        key = (project_id, device_id)
         if at is not None:
             self.require_simulation("Reading a device at another time (?at=)")
             instant = at
         else:
             instant = projection_instant(now)
-            cached = self._projections.get((project_id, device_id, instant))
-            if cached is not None:
-                return cached
+            cached = self._reads.get(key)
+            if cached is not None and cached.serves(instant):
+                if cached.instant == instant:
+                    return cached.device
+                # A new second: project again, from what the database still says.
+                device = self._render(cached.row, None, expedite, cached.actions, now,
+                                      cached.capabilities)
+                self._reads.put(key, attrs.evolve(cached, instant=instant, device=device))
+                return device
         # The device and the actions the read needs come in one query (the hot path).
         found = self.store.get_for_read(
             project_id, device_id, instant, PROJECTED_STATES, MAX_PROJECTED_ACTIONS
@@ -281,9 +320,10 @@ class DeviceService:
             raise SandboxOnly(
                 f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
             )
-        device = self.render(row, at, expedite, actions, now)
+        capabilities = self._capabilities_of(row)
+        device = self._render(row, at, expedite, actions, now, capabilities)
         if at is None and reads_without_io(self.provider_of(row)):
-            self._projections.put((project_id, device_id, instant), device)
+            self._reads.put(key, CachedRead(row, actions, instant, capabilities, instant, device))
         return device
 
     def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
@@ -374,9 +414,38 @@ class DeviceService:
         now = now or self.clock.now()
         if actions is None:
             actions = self.actions.for_read(row.id, at or projection_instant(now))
-        reading = self.reading(row, at, expedite, actions, now)
+        return self._render(row, at, expedite, actions, now, self._capabilities_of(row))
+
+    def _capabilities_of(self, row: DeviceRow) -> RenderedCapabilities:
         caps = self.capabilities(row)
+        commands = {
+            name: {
+                "parameters": {
+                    p: {"unit": spec.unit, "min": spec.min, "max": spec.max}
+                    for p, spec in command.parameters.items()
+                },
+                "execution": list(command.execution),
+            }
+            for name, command in caps.commands.items()
+        }
+        settings = {
+            name: {"value": s.value, "unit": s.unit, "min": s.min, "max": s.max}
+            for name, s in caps.settings.items()
+        }
+        return commands, settings
+
+    def _render(
+        self,
+        row: DeviceRow,
+        at: datetime | None,
+        expedite: bool,
+        actions: ReadActions,
+        now: datetime,
+        capabilities: RenderedCapabilities,
+    ) -> dict[str, Any]:
+        reading = self.reading(row, at, expedite, actions, now)
         latest = actions.latest
+        commands, settings = capabilities
         return {
             **summary(row),
             "sync": {
@@ -386,20 +455,8 @@ class DeviceService:
             },
             "metadata": {"source": reading.source},
             "state": reading.state,
-            "commands": {
-                name: {
-                    "parameters": {
-                        p: {"unit": spec.unit, "min": spec.min, "max": spec.max}
-                        for p, spec in command.parameters.items()
-                    },
-                    "execution": list(command.execution),
-                }
-                for name, command in caps.commands.items()
-            },
-            "settings": {
-                name: {"value": s.value, "unit": s.unit, "min": s.min, "max": s.max}
-                for name, s in caps.settings.items()
-            },
+            "commands": commands,
+            "settings": settings,
             "lastAction": None if latest is None else render_action(latest),
         }
 

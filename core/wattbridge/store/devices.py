@@ -176,6 +176,10 @@ class ReadActions:
 
     projected: list[ActionRow]
     latest: ActionRow | None
+    next_start: datetime | None = None
+    """The earliest start after the read's instant of an action in the given
+    states (None: there is none). Until then, while the database does not
+    change, ``projected`` is also the answer for any later instant."""
 
 
 _ACTION_COLUMNS = tuple(a.name for a in attrs.fields(ActionRow))
@@ -203,17 +207,21 @@ def _read_actions_select(state_count: int) -> str:
         f" WHERE device_id = d.id AND start_at <= ? AND state IN ({marks})"
         " ORDER BY start_at DESC, created_at DESC, rowid DESC LIMIT ?)) AS projected,"
         f" (SELECT {_ACTION_ARRAY} FROM actions WHERE device_id = d.id"
-        " ORDER BY created_at DESC, rowid DESC LIMIT 1) AS latest"
+        " ORDER BY created_at DESC, rowid DESC LIMIT 1) AS latest,"
+        " (SELECT min(start_at) FROM actions"
+        f" WHERE device_id = d.id AND start_at > ? AND state IN ({marks})) AS next_start"
     )
 
 
 def _read_actions_sql(at: datetime, states: Sequence[str], limit: int) -> tuple[str, list[Any]]:
-    """Two sub-selects (``projected``, ``latest``) of the device ``d.id``, and their parameters.
+    """The sub-selects of :class:`ReadActions` (``projected``, ``latest``,
+    ``next_start``) of the device ``d.id``, and their parameters.
 
-    A read costs one statement, not three: every statement costs a round of
+    A read costs one statement, not four: every statement costs a round of
     the SQLite driver, and on a worker thread a handover of the GIL.
     """
-    return _read_actions_select(len(states)), [isoformat(at), *states, limit]
+    instant = isoformat(at)
+    return _read_actions_select(len(states)), [instant, *states, limit, instant, *states]
 
 
 def _action_of(values: list[Any]) -> ActionRow:
@@ -240,17 +248,18 @@ def _action(row: Row) -> ActionRow:
 
 
 def _read_actions(row: Row) -> ReadActions:
-    """Decode the ``projected`` and ``latest`` columns of a read query."""
+    """Decode the ``projected``, ``latest`` and ``next_start`` columns of a read query."""
     raw: list[list[Any]] = orjson.loads(row.pop("projected"))
     raw.sort(key=lambda a: (a[_START], a[_CREATED], a[_ROWID]))
     projected = [_action_of(a) for a in raw]
     latest_raw = row.pop("latest")
+    next_start = _time(row.pop("next_start"))
     if latest_raw is None:
-        return ReadActions(projected, None)
+        return ReadActions(projected, None, next_start)
     latest: list[Any] = orjson.loads(latest_raw)
     # Usually the newest action is also the newest started one: decode it once.
     same = next((a for a in reversed(projected) if a.id == latest[0]), None)
-    return ReadActions(projected, same or _action_of(latest))
+    return ReadActions(projected, same or _action_of(latest), next_start)
 
 
 def _read_device(row: Row) -> tuple[DeviceRow, ReadActions]:

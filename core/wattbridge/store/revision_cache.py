@@ -57,6 +57,7 @@ class RevisionCache(threading.local, Generic[K, V]):
         """
         if self._revision is None:
             return
-        if len(self._entries) >= self.size:
-            self._entries.popitem(last=False)
-        self._entries[key] = value
+        entries = self._entries
+        if len(entries) >= self.size and key not in entries:  # a new key in a full cache
+            entries.popitem(last=False)
+        entries[key] = value
