@@ -9,15 +9,20 @@ the machine's load hits both. The figure that matters is the ratio of
 wattbridge's requests per second to the bare endpoint's, the median of the
 rounds' ratios: target ≥ 0.5.
 
-Two wattbridge loads are measured:
+Three wattbridge loads are measured:
 
 - **one device**, read over and over (a dashboard polling it, the target's
-  case): after the first read of a second, the device's projection for that
-  second is reused (docs/sandbox.md, "Reads and time"), so a read is key
+  case): after the first read of a second, the device's answer for that second
+  is given again (docs/sandbox.md, "Reads and time"), so a read is key
   authentication, a revision check, the envelope;
-- **many devices** (``--devices``), each read less than once a second: every
-  read is the full path: the device row and its actions, the simulation,
-  capabilities, the envelope.
+- **many devices** (``--devices``), each read less than once a second and
+  each read before (a fleet polled steadily: the bench reads every device once
+  first): a read projects the device again from its row and actions, which are
+  remembered while the environment's database is unchanged;
+- **many devices, busy**: the same, while scans are created in the same
+  environment (``--writes`` a second, through the API): each creation changes
+  the database, so most reads take the full path: the device row and its
+  actions from SQLite, the simulation, capabilities, the envelope.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,6 +44,7 @@ from wattbridge.platform import Platform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_scan_create import BODY as SCAN_BODY
 from loadgen import Load, bare_server, machine, measure, wattbridge_server
 
 TARGET_RATIO = 0.5
@@ -75,6 +85,31 @@ def _many_devices(data_dir: Path, key: str, count: int) -> list[str]:
         platform.close()
 
 
+@contextmanager
+def scans_created(url: str, key: str, per_second: float) -> Iterator[list[int]]:
+    """Create scans at ``per_second`` in a thread until the block ends; yields a
+    one-item list that ends up holding the number created."""
+    created = [0]
+    stop = threading.Event()
+
+    def run() -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as client:
+            next_at = time.monotonic()
+            while not stop.is_set():
+                client.post(f"{url}/v1/scans", json=SCAN_BODY).raise_for_status()
+                created[0] += 1
+                next_at += 1 / per_second
+                stop.wait(max(0.0, next_at - time.monotonic()))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield created
+    finally:
+        stop.set()
+        thread.join()
+
+
 def main() -> None:
     """Measure both servers in alternating rounds and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -82,6 +117,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--writes", type=float, default=20.0,
+                        help="scans created per second during the busy load")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"load: {args.concurrency} keep-alive connections from 2 client processes, "
@@ -89,6 +126,7 @@ def main() -> None:
     bare: list[Load] = []
     one: list[Load] = []
     many: list[Load] = []
+    busy: list[Load] = []
     with tempfile.TemporaryDirectory() as tmp, bare_server() as baseline, \
             wattbridge_server(Path(tmp) / "data") as served:
         device_id = _sandbox_device(served.url, served.sandbox_key)
@@ -96,9 +134,13 @@ def main() -> None:
                   for d in _many_devices(served.data_dir, served.sandbox_key, args.devices)]
         headers = {"Authorization": f"Bearer {served.sandbox_key}"}
         device_url = f"{served.url}/v1/devices/{device_id}"
-        # Warm both (imports, caches, connections) outside the measured window.
+        # Warm both (imports, caches, connections) outside the measured window,
+        # and read every device once, as a fleet that is polled steadily has been.
         measure("GET", f"{baseline.url}/json", seconds=1, concurrency=4)
         measure("GET", device_url, headers=headers, seconds=1, concurrency=4)
+        with httpx.Client(headers=headers) as client:
+            for url in spread:
+                client.get(url).raise_for_status()
         for _ in range(args.rounds):
             bare.append(measure("GET", f"{baseline.url}/json", seconds=args.seconds,
                                 concurrency=args.concurrency))
@@ -109,10 +151,16 @@ def main() -> None:
             many.append(measure("GET", spread, headers=headers, seconds=args.seconds,
                                 concurrency=args.concurrency))
             print(f"wattbridge, {args.devices} devices in turn {many[-1].describe()}")
-    if any(load.errors for load in bare + one + many):
+            with scans_created(served.url, served.sandbox_key, args.writes) as created:
+                busy.append(measure("GET", spread, headers=headers, seconds=args.seconds,
+                                    concurrency=args.concurrency))
+            print(f"wattbridge, {args.devices} devices, busy  {busy[-1].describe()}"
+                  f"  ({created[0]} scans created meanwhile)")
+    if any(load.errors for load in bare + one + many + busy):
         raise SystemExit("a measurement saw errors; the figures are not valid")
     bare_rps = statistics.median(load.rps for load in bare)
-    for label, loads in (("one device", one), (f"{args.devices} devices", many)):
+    for label, loads in (("one device", one), (f"{args.devices} devices", many),
+                         (f"{args.devices} devices, busy", busy)):
         our_rps = statistics.median(load.rps for load in loads)
         # Each round's ratio compares measurements taken seconds apart, so a
         # machine that is busier for a while weighs on both (as in bench_scan_create).

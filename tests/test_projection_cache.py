@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.device_support import api, at, clock, create, plat, read, srv  # noqa: F401  (fixtures)
-from tests.support import Api, data, error
+from tests.support import SCAN_BODY, Api, data, error
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
 from wattbridge.services.actions import MAX_PROJECTED_ACTIONS, PROJECTED_STATES
@@ -138,7 +138,7 @@ def test_a_write_by_another_process_counts_on_the_next_read(api: Api, plat: Plat
 def test_nothing_is_remembered_inside_a_transaction(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db")
     db.execute("CREATE TABLE t (v INTEGER)")
-    cache: RevisionCache[str, int] = RevisionCache(db, size=4)
+    cache: RevisionCache[str, int] = RevisionCache(db.revision, size=4)
     with db.transaction():
         db.execute("INSERT INTO t VALUES (1)")
         assert cache.get("k") is None
@@ -152,7 +152,7 @@ def test_nothing_is_remembered_inside_a_transaction(tmp_path: Path) -> None:
 
 def test_a_full_cache_forgets_the_value_stored_first(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db")
-    cache: RevisionCache[int, int] = RevisionCache(db, size=3)
+    cache: RevisionCache[int, int] = RevisionCache(db.revision, size=3)
     for n in range(3):
         assert cache.get(n) is None
         cache.put(n, n)
@@ -163,3 +163,23 @@ def test_a_full_cache_forgets_the_value_stored_first(tmp_path: Path) -> None:
     cache.put(2, 20)  # a new value for a key it holds: nothing goes
     assert [cache.get(n) for n in range(4)] == [None, 1, 20, 3]
     db.close()
+
+
+def test_only_device_and_action_changes_advance_the_devices_generation(
+    api: Api, plat: Platform
+) -> None:
+    generation = plat.environment("sandbox").devices.store.revision
+    battery = create(api, type="battery")
+    start = generation()
+    whole = plat.environment("sandbox").db.revision()
+    data(api.post("/v1/scans", json=SCAN_BODY), 201)  # a scan, its result, an event
+    assert plat.environment("sandbox").db.revision() != whole  # the database did change
+    assert generation() == start
+    data(api.post(f"/v1/devices/{battery['id']}/actions", json={"command": "idle"}), 202)
+    after_action = generation()
+    assert after_action is not None and start is not None and after_action > start
+    with sqlite3.connect(plat.environment("sandbox").db.path) as other:  # any connection
+        other.execute("UPDATE devices SET model = 'Renamed' WHERE id = ?", (battery["id"],))
+    assert generation() == after_action + 1
+    data(api.request("DELETE", f"/v1/devices/{battery['id']}"), 200)
+    assert generation() > after_action + 1

@@ -67,7 +67,7 @@ class AccessService:
         self._secret = server_secret
         self.prefixes = prefixes
         self._keys: RevisionCache[str, tuple[ApiKeyRecord, Project]] = RevisionCache(
-            store.db, KEY_CACHE_SIZE
+            store.db.revision, KEY_CACHE_SIZE
         )
 
     def create_project(self, name: str, live_enabled: bool = False) -> Project:

@@ -127,8 +127,10 @@ class DeviceService:
         self.store = DeviceStore(env.db)
         self.actions = ActionService(env, self)
         # (project, device) → its last current read, for providers without I/O only.
+        # Filed under the devices generation: scans, events and webhooks do not
+        # make a device's remembered read stale; any device or action change does.
         self._reads: RevisionCache[tuple[str, str], CachedRead] = RevisionCache(
-            env.db, READ_CACHE_SIZE
+            self.store.revision, READ_CACHE_SIZE
         )
 
     # --- limits ----------------------------------------------------------------

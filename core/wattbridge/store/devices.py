@@ -21,6 +21,7 @@ import orjson
 from sqlite_utils import Migrations
 
 from wattbridge.clock import isoformat
+from wattbridge.store.generations import Generation, add_generation
 from wattbridge.store.sqlite import Database, Row
 
 migrations = Migrations("wattbridge.devices")
@@ -92,6 +93,12 @@ def m001_devices_actions(db):  # type: ignore[no-untyped-def]
 def m002_actions_by_start(db):  # type: ignore[no-untyped-def]
     # Reads hand a device's newest actions by start to its provider (bounded).
     db.execute("CREATE INDEX actions_device_start ON actions (device_id, start_at)")
+
+
+@migrations()
+def m003_devices_generation(db):  # type: ignore[no-untyped-def]
+    # Remembered device reads depend on these two tables only (DeviceStore.revision).
+    add_generation(db, "devices", ("devices", "actions"))
 
 
 def _time(value: str | None) -> datetime | None:
@@ -273,6 +280,8 @@ class DeviceStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.revision = Generation(db, "devices")
+        """Changes whenever a device or an action changes (a revision for caches of reads)."""
 
     def insert(self, device: DeviceRow) -> None:
         """Store a new device (inside the caller's transaction)."""

@@ -3,61 +3,68 @@
 Reads on the hot paths (a key's record on every request, a simulated device's
 projection) would otherwise repeat the same queries and computation. A
 :class:`RevisionCache` keeps such values per thread and drops them all as soon
-as :meth:`Database.revision <wattbridge.store.sqlite.Database.revision>`
-changes, so a commit by any thread or process counts on the very next lookup.
+as its *revision* changes: :meth:`Database.revision
+<wattbridge.store.sqlite.Database.revision>` (any commit to the database) or a
+:class:`~wattbridge.store.generations.Generation` (any change to some of its
+tables). Either counts a commit by any thread or process on the very next lookup.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
-
-from wattbridge.store.sqlite import Database
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 class RevisionCache(threading.local, Generic[K, V]):
-    """One thread's values of one database revision, at most ``size`` of them.
+    """One thread's values, each filed under the revision it was computed at; at
+    most ``size`` of them.
 
-    When it is full, the value stored first goes (first in, first out): the
-    hot set is put back at once, and evicting one value at a time spreads the
-    cost of freeing them (emptying a full cache of device objects at once
-    stalled the event loop for milliseconds).
+    A value is given back only while the revision is still the one it was filed
+    under. Stale values are not dropped all at once when the revision changes:
+    freeing thousands of device objects in one go stalled the event loop for
+    milliseconds. They are replaced as keys are stored again, or go when the
+    cache is full: then the value stored first goes (first in, first out),
+    which spreads that cost too.
     """
 
-    def __init__(self, db: Database, size: int) -> None:
-        self.db = db
+    def __init__(self, revision: Callable[[], object | None], size: int) -> None:
+        self.revision = revision
         self.size = size
-        self._revision: tuple[int, int, int] | None = None
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._revision: object | None = None
+        self._entries: OrderedDict[K, tuple[object, V]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
-        """The value remembered for ``key`` if the database is unchanged since.
+        """The value remembered for ``key`` if the revision is unchanged since.
 
-        Checks the revision (one ``PRAGMA`` on this thread's connection) on
-        every call; call it once per request and keep the answer.
+        Checks the revision (one statement on this thread's connection) on
+        every call; call it once per request and keep the answer. A revision of
+        None (inside a transaction) never matches.
         """
-        revision = self.db.revision()
-        if revision != self._revision or revision is None:
-            self._entries.clear()
-            self._revision = revision
+        revision = self._revision = self.revision()
+        if revision is None:
             return None
-        return self._entries.get(key)
+        found = self._entries.get(key)
+        if found is None or found[0] != revision:
+            return None
+        return found[1]
 
     def put(self, key: K, value: V) -> None:
-        """Remember ``value`` for the revision the last :meth:`get` saw.
+        """Remember ``value`` under the revision the last :meth:`get` saw.
 
         Callers :meth:`get` first, then read and compute, then ``put``: a
         commit in between makes the next :meth:`get` miss, so a value older
         than the revision it is filed under is never served. Nothing is
         remembered inside a transaction (revision None).
         """
-        if self._revision is None:
+        revision = self._revision
+        if revision is None:
             return
         entries = self._entries
         if len(entries) >= self.size and key not in entries:  # a new key in a full cache
             entries.popitem(last=False)
-        entries[key] = value
+        entries[key] = (revision, value)
