@@ -20,6 +20,7 @@ from tests.device_support import api, at, clock, create, plat, read, srv  # noqa
 from tests.support import SCAN_BODY, Api, data, error
 from wattbridge.clock import FrozenClock
 from wattbridge.platform import Platform
+from wattbridge.serialization import Encoded
 from wattbridge.services.actions import MAX_PROJECTED_ACTIONS, PROJECTED_STATES
 from wattbridge.services.devices import CachedRead
 from wattbridge.store.revision_cache import RevisionCache
@@ -89,7 +90,7 @@ def test_a_scheduled_action_bounds_how_long_a_read_is_reused(
     assert found is not None
     row, actions = found
     assert actions.projected == [] and actions.next_start == clock.now() + timedelta(seconds=10)
-    remembered = CachedRead(row, actions, clock.now(), ({}, {}), clock.now(), {})
+    remembered = CachedRead(row, actions, clock.now(), ({}, {}), clock.now(), Encoded(b"{}"))
     assert remembered.serves(clock.now() + timedelta(seconds=9))
     assert not remembered.serves(clock.now() + timedelta(seconds=10))
     assert not remembered.serves(clock.now() - timedelta(seconds=1))  # read for a later second

@@ -8,6 +8,7 @@ from wattbridge.api.params import LIMIT, OFFSET, boolean, choice, instant, page_
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
 from wattbridge.api.schema_parts import NULLABLE_TIME, TIME, page_of
 from wattbridge.drivers.devices import DEVICE_TYPES
+from wattbridge.serialization import Encoded
 
 PROVIDER_ERRORS = (409, 429, 502, 503)
 """Statuses of vendor failures a request cannot work around (``provider_failures``)."""
@@ -28,7 +29,7 @@ def list_devices(call: Call) -> dict[str, Any]:
     return paginated(items, limit, offset, total)
 
 
-def get_device(call: Call) -> dict[str, Any]:
+def get_device(call: Call) -> dict[str, Any] | Encoded:
     """One device with its state (``at``: simulated devices only)."""
     at, expedite = instant(call.query, "at"), boolean(call.query, "expedite")
     return call.environment.devices.read(call.project_id, call.path_params["id"], at, expedite)

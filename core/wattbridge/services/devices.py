@@ -44,7 +44,7 @@ from wattbridge.errors import DeviceLimitReached, NotFound, SandboxOnly, Validat
 from wattbridge.ids import new_id
 from wattbridge.loopsafe import may_block
 from wattbridge.models.devices import CreateSandboxDevice
-from wattbridge.serialization import structure
+from wattbridge.serialization import Encoded, encoded, structure
 from wattbridge.services.action_records import device_ref, render_action
 from wattbridge.services.actions import (
     MAX_PROJECTED_ACTIONS,
@@ -85,17 +85,19 @@ RenderedCapabilities = tuple[dict[str, Any], dict[str, Any]]
 """A device's ``commands`` and ``settings`` objects, as the API shows them."""
 
 
-@attrs.frozen
+@attrs.define
 class CachedRead:
     """What a current read of a device by a provider that reads without I/O
-    leaves behind for the next one, valid while the environment's database is
-    unchanged.
+    leaves behind for the next one, valid while the devices and actions of the
+    environment are unchanged (their generation).
 
     ``row`` and ``actions`` were read for the second ``since``; they answer
     every second from ``since`` until ``actions.next_start`` (an action that
     starts later would join the projection). ``capabilities`` come from the
-    device alone. ``device`` is the answer for the second ``instant``, given
-    again for every read within that second.
+    device alone. ``device`` is the answer for the second ``instant``, encoded,
+    given again for every read within that second; a read in a later second
+    replaces it (and ``instant``) in place, so that a steady stream of reads
+    creates no objects the garbage collector must follow.
     """
 
     row: DeviceRow
@@ -103,7 +105,7 @@ class CachedRead:
     since: datetime
     capabilities: RenderedCapabilities
     instant: datetime
-    device: dict[str, Any]
+    device: Encoded
 
     def serves(self, instant: datetime) -> bool:
         """Whether ``row`` and ``actions`` answer a read of the second ``instant``."""
@@ -291,8 +293,9 @@ class DeviceService:
 
     def read(
         self, project_id: str, device_id: str, at: datetime | None = None, expedite: bool = False
-    ) -> dict[str, Any]:
-        """One device with its state now, or (simulated devices) at ``at``."""
+    ) -> dict[str, Any] | Encoded:
+        """One device with its state now, or (simulated devices) at ``at``: the API's
+        device object, already encoded when it is remembered (see :class:`CachedRead`)."""
         # One reading of the clock: the cache key, the actions fetched and the
         # projection all use the same second.
         now = self.clock.now()
@@ -304,13 +307,13 @@ class DeviceService:
             instant = projection_instant(now)
             cached = self._reads.get(key)
             if cached is not None and cached.serves(instant):
-                if cached.instant == instant:
-                    return cached.device
-                # A new second: project again, from what the database still says.
-                device = self._render(cached.row, None, expedite, cached.actions, now,
-                                      cached.capabilities)
-                self._reads.put(key, attrs.evolve(cached, instant=instant, device=device))
-                return device
+                if cached.instant != instant:
+                    # A new second: project again, from what the database still says.
+                    cached.device = encoded(self._render(
+                        cached.row, None, expedite, cached.actions, now, cached.capabilities
+                    ))
+                    cached.instant = instant
+                return cached.device
         # The device and the actions the read needs come in one query (the hot path).
         found = self.store.get_for_read(
             project_id, device_id, instant, PROJECTED_STATES, MAX_PROJECTED_ACTIONS
@@ -325,7 +328,9 @@ class DeviceService:
         capabilities = self._capabilities_of(row)
         device = self._render(row, at, expedite, actions, now, capabilities)
         if at is None and reads_without_io(self.provider_of(row)):
-            self._reads.put(key, CachedRead(row, actions, instant, capabilities, instant, device))
+            answer = encoded(device)
+            self._reads.put(key, CachedRead(row, actions, instant, capabilities, instant, answer))
+            return answer
         return device
 
     def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
