@@ -33,7 +33,7 @@ from wattbridge.api.routing import (
     request_id_of,
 )
 from wattbridge.errors import InternalError, MethodNotAllowed, NotFound, WattbridgeError
-from wattbridge.ids import new_id
+from wattbridge.ids import new_request_id
 
 if TYPE_CHECKING:
     from wattbridge.platform import Platform
@@ -71,7 +71,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_id("req")
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         started = time.perf_counter()
@@ -237,7 +237,7 @@ class WattbridgeApp(Starlette):
         self, scope: Scope, receive: Any, send: Any, route: BaseRoute, child: Scope
     ) -> None:
         started = time.perf_counter()
-        request_id = new_id("req")
+        request_id = new_request_id()
         scope["app"] = self
         scope.setdefault("router", self.router)
         scope["route"] = route

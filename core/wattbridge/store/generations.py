@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from wattbridge.store.sqlite import Database, busy_on_loop
+from wattbridge.store.sqlite import Database
 
 
 def add_generation(db: Any, name: str, tables: Sequence[str]) -> None:
@@ -42,18 +42,16 @@ class Generation:
     def __init__(self, db: Database, name: str) -> None:
         self.db = db
         self.name = name
+        self._key = f"generation {name}"
 
     def __call__(self) -> int | None:
-        """The counter as this thread's connection sees it now; None inside a
-        transaction (what is read then could still be rolled back)."""
-        conn = self.db.connection()
-        try:
-            row = conn.execute("SELECT n FROM generations WHERE name = ?", (self.name,)).fetchone()
-        except sqlite3.OperationalError as exc:
-            busy_on_loop(exc)  # a busy database: WouldBlock on the loop
-            raise
-        if conn.in_transaction:
-            return None
+        """The counter as this thread's connection sees it now (on the event loop:
+        in this turn of the loop, see :meth:`Database.per_loop_turn`); None inside
+        a transaction (what is read then could still be rolled back)."""
+        return self.db.per_loop_turn(self._key, self._read)
+
+    def _read(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT n FROM generations WHERE name = ?", (self.name,)).fetchone()
         if row is None:
             raise LookupError(f"no generation {self.name!r}: its migration has not run")
         n: int = row[0]

@@ -8,18 +8,20 @@ together, and so that two workers claiming rows never both win.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from wattbridge.loopsafe import WouldBlock, may_block, may_write, running_on_loop, writing_on_loop
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 BUSY_TIMEOUT_MS = 10_000
@@ -35,6 +37,15 @@ def busy_on_loop(exc: sqlite3.OperationalError) -> None:
     """A lock met on the event loop means "run this in a thread": raise WouldBlock then."""
     if running_on_loop() and is_busy(exc):
         raise WouldBlock(f"a read that met {exc.sqlite_errorname}") from exc
+
+
+def _data_version(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+    return id(conn), version, conn.total_changes
+
+
+def _forget_turn(local: threading.local) -> None:
+    local.turn = None
 
 
 class Database:
@@ -196,17 +207,53 @@ class Database:
         ``total_changes`` counts its own writes. Together they tell a cache,
         cheaply and across processes, that what it holds may be stale. The value
         is per connection (a thread has one for the event loop and one for the
-        rest), so it starts with the connection's identity.
+        rest), so it starts with the connection's identity. On the event loop it
+        is read once per turn (:meth:`per_loop_turn`).
+        """
+        return self.per_loop_turn("revision", _data_version)
+
+    def per_loop_turn(self, name: str, read: Callable[[sqlite3.Connection], T]) -> T | None:
+        """``read(connection)``: a revision read on this thread's connection; None
+        inside a transaction.
+
+        On the event loop, the value read first in a turn of the loop is given
+        again for the rest of that turn: every request the loop serves would
+        otherwise pay one more statement (and its file-lock system calls) for
+        the same answer. That is exact for what callers promise: a read sees
+        every commit completed before its request arrived. A request served in
+        this turn was received when the loop last polled its sockets, before
+        the first read of the turn; the value is forgotten by a callback queued
+        at that first read, which runs before anything queued after it, such as
+        the requests the loop receives next.
+
+        :raises WouldBlock: on the loop, when the database is busy.
         """
         conn = self.connection()
+        if conn.in_transaction:
+            return None
+        local = self._local
+        remembered: dict[str, Any] | None = None
+        if running_on_loop():
+            remembered = getattr(local, "turn", None)
+            if remembered is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # on_loop() without a running loop (a script, a test)
+                    pass
+                else:
+                    remembered = local.turn = {}
+                    loop.call_soon(_forget_turn, local)
+            if remembered is not None and name in remembered:
+                value: T = remembered[name]
+                return value
         try:
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            value = read(conn)
         except sqlite3.OperationalError as exc:
             busy_on_loop(exc)  # a busy database: WouldBlock on the loop
             raise
-        if conn.in_transaction:
-            return None
-        return id(conn), version, conn.total_changes
+        if remembered is not None:
+            remembered[name] = value
+        return value
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
