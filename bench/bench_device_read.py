@@ -9,7 +9,7 @@ the machine's load hits both. The figure that matters is the ratio of
 wattbridge's requests per second to the bare endpoint's, the median of the
 rounds' ratios: target ≥ 0.5.
 
-Three wattbridge loads are measured:
+Four wattbridge loads are measured:
 
 - **one device**, read over and over (a dashboard polling it, the target's
   case): after the first read of a second, the device's answer for that second
@@ -20,14 +20,19 @@ Three wattbridge loads are measured:
   first): a read projects the device again from its row and actions, which are
   remembered while the environment's database is unchanged;
 - **many devices, busy**: the same, while scans are created in the same
-  environment (``--writes`` a second, through the API): each creation changes
-  the database, so most reads take the full path: the device row and its
-  actions from SQLite, the simulation, capabilities, the envelope.
+  environment (``--writes`` a second, through the API): each creation writes
+  to the environment's database, but not to its devices or actions, so reads
+  stay remembered;
+- **many devices, changing**: the same, while actions are pushed to the
+  batteries among them (``--writes`` a second): each push changes the
+  devices' generation, so nearly every read takes the full path: the device
+  row and its actions from SQLite, the simulation, capabilities, the envelope.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -36,6 +41,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,25 +92,28 @@ def _many_devices(data_dir: Path, key: str, count: int) -> list[str]:
 
 
 @contextmanager
-def scans_created(url: str, key: str, per_second: float) -> Iterator[list[int]]:
-    """Create scans at ``per_second`` in a thread until the block ends; yields a
-    one-item list that ends up holding the number created."""
-    created = [0]
+def posting(
+    url: str, key: str, per_second: float, requests: Iterator[tuple[str, dict[str, Any]]]
+) -> Iterator[list[int]]:
+    """POST ``requests`` (path, JSON body) at ``per_second`` in a thread until the
+    block ends; yields a one-item list that ends up holding the number posted."""
+    posted = [0]
     stop = threading.Event()
 
     def run() -> None:
         with httpx.Client(headers={"Authorization": f"Bearer {key}"}) as client:
             next_at = time.monotonic()
             while not stop.is_set():
-                client.post(f"{url}/v1/scans", json=SCAN_BODY).raise_for_status()
-                created[0] += 1
+                path, body = next(requests)
+                client.post(f"{url}{path}", json=body).raise_for_status()
+                posted[0] += 1
                 next_at += 1 / per_second
                 stop.wait(max(0.0, next_at - time.monotonic()))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield created
+        yield posted
     finally:
         stop.set()
         thread.join()
@@ -118,7 +127,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--writes", type=float, default=20.0,
-                        help="scans created per second during the busy load")
+                        help="scans created (busy load) or actions pushed (changing load) "
+                             "per second")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"load: {args.concurrency} keep-alive connections from 2 client processes, "
@@ -127,12 +137,18 @@ def main() -> None:
     one: list[Load] = []
     many: list[Load] = []
     busy: list[Load] = []
+    changing: list[Load] = []
+    bare_late: list[Load] = []
     with tempfile.TemporaryDirectory() as tmp, bare_server() as baseline, \
             wattbridge_server(Path(tmp) / "data") as served:
         device_id = _sandbox_device(served.url, served.sandbox_key)
         spread = [f"{served.url}/v1/devices/{d}"
                   for d in _many_devices(served.data_dir, served.sandbox_key, args.devices)]
         headers = {"Authorization": f"Bearer {served.sandbox_key}"}
+        # Actions for the changing load: "idle" on the batteries, one after another.
+        batteries = [url.rsplit("/", 1)[1] for url in spread[::4]]  # every 4th is a battery
+        pushes = ((f"/v1/devices/{d}/actions", {"command": "idle"})
+                  for d in itertools.cycle(batteries))
         device_url = f"{served.url}/v1/devices/{device_id}"
         # Warm both (imports, caches, connections) outside the measured window,
         # and read every device once, as a fleet that is polled steadily has been.
@@ -151,20 +167,35 @@ def main() -> None:
             many.append(measure("GET", spread, headers=headers, seconds=args.seconds,
                                 concurrency=args.concurrency))
             print(f"wattbridge, {args.devices} devices in turn {many[-1].describe()}")
-            with scans_created(served.url, served.sandbox_key, args.writes) as created:
+            with posting(served.url, served.sandbox_key, args.writes,
+                         itertools.repeat(("/v1/scans", SCAN_BODY))) as created:
                 busy.append(measure("GET", spread, headers=headers, seconds=args.seconds,
                                     concurrency=args.concurrency))
             print(f"wattbridge, {args.devices} devices, busy  {busy[-1].describe()}"
                   f"  ({created[0]} scans created meanwhile)")
-    if any(load.errors for load in bare + one + many + busy):
+        # Last, in rounds of their own: the pushed actions go on changing for a
+        # while (the workers acknowledge and complete them), which would make
+        # every later load of a round a changing one too.
+        for _ in range(args.rounds):
+            bare_late.append(measure("GET", f"{baseline.url}/json", seconds=args.seconds,
+                                     concurrency=args.concurrency))
+            print(f"bare Starlette GET /json             {bare_late[-1].describe()}")
+            with posting(served.url, served.sandbox_key, args.writes, pushes) as pushed:
+                changing.append(measure("GET", spread, headers=headers, seconds=args.seconds,
+                                        concurrency=args.concurrency))
+            print(f"wattbridge, {args.devices} devices, changing {changing[-1].describe()}"
+                  f"  ({pushed[0]} actions pushed meanwhile)")
+    if any(load.errors for load in bare + bare_late + one + many + busy + changing):
         raise SystemExit("a measurement saw errors; the figures are not valid")
-    bare_rps = statistics.median(load.rps for load in bare)
-    for label, loads in (("one device", one), (f"{args.devices} devices", many),
-                         (f"{args.devices} devices, busy", busy)):
+    for label, loads, bases in (("one device", one, bare),
+                                (f"{args.devices} devices", many, bare),
+                                (f"{args.devices} devices, busy", busy, bare),
+                                (f"{args.devices} devices, changing", changing, bare_late)):
         our_rps = statistics.median(load.rps for load in loads)
+        bare_rps = statistics.median(load.rps for load in bases)
         # Each round's ratio compares measurements taken seconds apart, so a
         # machine that is busier for a while weighs on both (as in bench_scan_create).
-        ratios = [ours.rps / base.rps for ours, base in zip(loads, bare, strict=True)]
+        ratios = [ours.rps / base.rps for ours, base in zip(loads, bases, strict=True)]
         ratio = statistics.median(ratios)
         verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
         print(f"{label}: rounds {', '.join(f'{r:.2f}' for r in ratios)}; median ratio "

@@ -357,8 +357,14 @@ garbage collector never has to visit, rather than thousands of dicts."""
 
 
 def encoded(value: Any) -> Encoded:
-    """``value`` encoded once, as :data:`Encoded` JSON."""
-    return Encoded(dumps(value))
+    """``value`` encoded once, as :data:`Encoded` JSON to keep in memory.
+
+    The bytes are copied once: orjson writes into a generous buffer and then
+    shrinks it, and the allocator keeps the difference, so each result kept
+    for long held about 8 kB of memory for a 0.8 kB answer (measured in the
+    process's resident size).
+    """
+    return Encoded(bytes(memoryview(dumps(value))))
 
 
 _ORJSON_OPTIONS = (

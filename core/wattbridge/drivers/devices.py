@@ -296,10 +296,12 @@ def reads_without_io(provider: object) -> bool:
     """Whether a provider declared ``reads_without_io = True``.
 
     Optional, for simulators: such a provider promises that ``read_state``
-    computes from its arguments alone (no network, no disk, no lock), so the
-    core may call it on the event loop and reuse a current read's projection
-    for the rest of its second. A provider that says nothing is called from a
-    worker thread, and never reused, as any adapter that talks to hardware must be.
+    computes from its arguments alone (no network, no disk, no lock) and
+    ``capabilities`` from the device alone, so the core may call them on the
+    event loop, reuse a current read's answer for the rest of its second, and
+    reuse the device's capabilities while its stored data is unchanged. A
+    provider that says nothing is called from a worker thread, and never
+    reused, as any adapter that talks to hardware must be.
     """
     return getattr(provider, "reads_without_io", False) is True
 
