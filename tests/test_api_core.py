@@ -229,3 +229,30 @@ def test_an_error_that_escapes_an_operation_is_a_logged_500_envelope(
         api.close()
     finally:
         server.stop()
+
+
+def test_middleware_an_embedder_adds_sees_the_api_operations(platform: Platform) -> None:
+    key = platform.access.issue_key(platform.access.project("default").id, "sandbox").plaintext
+    app = platform.asgi_app()
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await self.inner(scope, receive, send)
+
+    app.add_middleware(Recorder)
+    server = ServerThread(app).start()
+    try:
+        api = Api(server.url, key)
+        response = api.get("/v1/me")
+        assert response.status_code == 200
+        assert response.headers["Request-Id"] == response.json()["meta"]["requestId"]
+        api.close()
+    finally:
+        server.stop()
+    assert "/v1/me" in seen

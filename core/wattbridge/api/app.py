@@ -216,7 +216,9 @@ class WattbridgeApp(Starlette):
     envelope), with the request id, the access log line and the last-resort
     500 done here. Everything else (a 404, a 405, pages, routes added by an
     embedder, a mounted app with a ``root_path``) goes through Starlette as
-    usual, and answers exactly as it would.
+    usual, and answers exactly as it would. Once an embedder adds middleware of
+    its own (or a body size limit), every request goes through Starlette, so
+    that the middleware sees the API's operations too.
     """
 
     record: Callable[[str, str, int, str, float], None]
@@ -224,9 +226,14 @@ class WattbridgeApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Serve ``scope``: an API operation directly, anything else through Starlette."""
-        if scope["type"] == "http" and not scope.get("root_path"):
-            router = self.router
-            assert isinstance(router, IndexedRouter)
+        router = self.router
+        if (
+            scope["type"] == "http"
+            and not scope.get("root_path")
+            and isinstance(router, IndexedRouter)
+            and len(self.user_middleware) == 1  # our RequestIdMiddleware only
+            and getattr(self, "max_body_size", None) is None
+        ):
             found = router.resolve(scope)
             if found is not None and found[0].api:
                 await self._serve_api(scope, receive, send, found[0].route, found[1])
