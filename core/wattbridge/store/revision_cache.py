@@ -6,7 +6,9 @@ projection) would otherwise repeat the same queries and computation. A
 as its *revision* changes: :meth:`Database.revision
 <wattbridge.store.sqlite.Database.revision>` (any commit to the database) or a
 :class:`~wattbridge.store.generations.Generation` (any change to some of its
-tables). Either counts a commit by any thread or process on the very next lookup.
+tables). Either counts a commit by any thread or process on the next lookup (on
+the event loop, from the next turn of the loop: see :meth:`Database.per_loop_turn
+<wattbridge.store.sqlite.Database.per_loop_turn>`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
-def busy_on_loop(exc: sqlite3.OperationalError) -> None:
+def _busy_on_loop(exc: sqlite3.OperationalError) -> None:
     """A lock met on the event loop means "run this in a thread": raise WouldBlock then."""
     if running_on_loop() and is_busy(exc):
         raise WouldBlock(f"a read that met {exc.sqlite_errorname}") from exc
@@ -73,7 +73,7 @@ class Database:
                 try:
                     conn = local.loop_conn = self._open(busy_timeout_ms=0)
                 except sqlite3.OperationalError as exc:
-                    busy_on_loop(exc)
+                    _busy_on_loop(exc)
                     raise
             return conn
         conn = getattr(local, "conn", None)
@@ -178,7 +178,7 @@ class Database:
         try:
             return [dict(row) for row in self.connection().execute(sql, params)]
         except sqlite3.OperationalError as exc:
-            busy_on_loop(exc)
+            _busy_on_loop(exc)
             raise
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -186,7 +186,7 @@ class Database:
         try:
             row = self.connection().execute(sql, params).fetchone()
         except sqlite3.OperationalError as exc:
-            busy_on_loop(exc)
+            _busy_on_loop(exc)
             raise
         return None if row is None else dict(row)
 
@@ -249,7 +249,7 @@ class Database:
         try:
             value = read(conn)
         except sqlite3.OperationalError as exc:
-            busy_on_loop(exc)  # a busy database: WouldBlock on the loop
+            _busy_on_loop(exc)  # a busy database: WouldBlock on the loop
             raise
         if remembered is not None:
             remembered[name] = value
