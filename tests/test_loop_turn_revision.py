@@ -73,3 +73,33 @@ def test_inside_a_transaction_there_is_no_revision(tmp_path: Path) -> None:
 
     asyncio.run(in_transaction())
     db.close()
+
+
+def test_a_value_left_by_a_loop_that_stopped_is_not_used_by_the_next_loop(
+    tmp_path: Path,
+) -> None:
+    db = _database(tmp_path)
+
+    async def read_and_stop() -> object:
+        with on_loop():
+            value = db.revision()
+        # Stop the loop before it turns again: the callback that would forget
+        # the value never runs.
+        asyncio.get_running_loop().stop()
+        return value
+
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(read_and_stop())
+        loop.run_forever()
+        first = task.result()
+    finally:
+        loop.close()
+    _commit_elsewhere(db, 1)
+
+    async def read_again() -> object:
+        with on_loop():
+            return db.revision()
+
+    assert asyncio.run(read_again()) != first  # another loop, in the same thread
+    db.close()

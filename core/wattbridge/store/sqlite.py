@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import sqlite_utils
 
 from wattbridge.loopsafe import WouldBlock, may_block, may_write, running_on_loop, writing_on_loop
@@ -44,8 +45,17 @@ def _data_version(conn: sqlite3.Connection) -> tuple[int, int, int]:
     return id(conn), version, conn.total_changes
 
 
-def _forget_turn(local: threading.local) -> None:
-    local.turn = None
+@attrs.frozen
+class _Turn:
+    """Values read in one turn of one event loop (see :meth:`Database.per_loop_turn`)."""
+
+    loop: asyncio.AbstractEventLoop
+    values: dict[str, Any]
+
+
+def _forget_turn(local: threading.local, turn: _Turn) -> None:
+    if getattr(local, "turn", None) is turn:
+        local.turn = None
 
 
 class Database:
@@ -231,18 +241,9 @@ class Database:
         conn = self.connection()
         if conn.in_transaction:
             return None
-        local = self._local
         remembered: dict[str, Any] | None = None
         if running_on_loop():
-            remembered = getattr(local, "turn", None)
-            if remembered is None:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:  # on_loop() without a running loop (a script, a test)
-                    pass
-                else:
-                    remembered = local.turn = {}
-                    loop.call_soon(_forget_turn, local)
+            remembered = self._this_turn()
             if remembered is not None and name in remembered:
                 value: T = remembered[name]
                 return value
@@ -254,6 +255,21 @@ class Database:
         if remembered is not None:
             remembered[name] = value
         return value
+
+    def _this_turn(self) -> dict[str, Any] | None:
+        """The values remembered in this turn of the running loop (None without one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # on_loop() without a running loop (a script, a test)
+            return None
+        local = self._local
+        turn: _Turn | None = getattr(local, "turn", None)
+        # A loop that stopped before it turned again never forgot its values: they
+        # belong to it alone, never to the next loop this thread runs.
+        if turn is None or turn.loop is not loop:
+            turn = local.turn = _Turn(loop, {})
+            loop.call_soon(_forget_turn, local, turn)
+        return turn.values
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (inside the current transaction if any); return rowcount."""
