@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Api, ServerThread
+from tests.support import Api, ServerThread, key_of
 from wattbridge import keys
 from wattbridge.platform import Platform
 
@@ -206,33 +206,26 @@ def test_operations_served_directly_still_carry_their_request_id(
 
 
 def test_an_error_that_escapes_an_operation_is_a_logged_500_envelope(
-    platform: Platform, caplog: pytest.LogCaptureFixture
+    sandbox_api: Api, server: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    key = platform.access.issue_key(platform.access.project("default").id, "sandbox").plaintext
-    server = ServerThread(platform.asgi_app()).start()
-    try:
-        # A write runs in the app's worker threads; with those shut down, the
-        # operation itself fails outside its own error handling.
-        server.app.state.executor.shutdown()
-        api = Api(server.url, key)
-        response = api.post("/v1/sandbox/devices", json={"type": "battery"})
-        assert response.status_code == 500
-        body = response.json()
-        assert body["error"]["code"] == "INTERNAL_ERROR"
-        assert body["meta"]["requestId"] in body["message"]
-        assert response.headers["Request-Id"] == body["meta"]["requestId"]
-        assert body["meta"]["environment"] == "sandbox"
-        assert any(body["meta"]["requestId"] in r.getMessage() and r.exc_info
-                   for r in caplog.records)
-        # Reads, served on the event loop, go on working.
-        assert api.get("/v1/me").status_code == 200
-        api.close()
-    finally:
-        server.stop()
+    # A write runs in the app's worker threads; with those shut down, the
+    # operation itself fails outside its own error handling.
+    server.app.state.executor.shutdown()
+    response = sandbox_api.post("/v1/sandbox/devices", json={"type": "battery"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"]["code"] == "INTERNAL_ERROR"
+    assert body["meta"]["requestId"] in body["message"]
+    assert response.headers["Request-Id"] == body["meta"]["requestId"]
+    assert body["meta"]["environment"] == "sandbox"
+    assert any(body["meta"]["requestId"] in r.getMessage() and r.exc_info
+               for r in caplog.records)
+    # Reads, served on the event loop, go on working.
+    assert sandbox_api.get("/v1/me").status_code == 200
 
 
 def test_middleware_an_embedder_adds_sees_the_api_operations(platform: Platform) -> None:
-    key = platform.access.issue_key(platform.access.project("default").id, "sandbox").plaintext
+    key = key_of(platform, "default", "sandbox")
     app = platform.asgi_app()
     seen: list[str] = []
 
