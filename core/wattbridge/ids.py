@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 from wattbridge.keys import BASE62
 
@@ -18,14 +19,7 @@ def new_id(prefix: str) -> str:
     """A fresh id with the given type prefix; 24 uniform base62 digits (143 bits)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    # Random bytes mapped to digits in C (bytes.translate), dropping the few
-    # bytes that would favour some digits: a fraction of the cost of drawing
-    # digits one by one, and exactly uniform. 32 bytes leave 24 digits except
-    # about once in 10**11 draws; then draw again.
-    while True:
-        digits = os.urandom(32).translate(_DIGIT_OF_BYTE, _BIASED)
-        if len(digits) >= 24:
-            return f"{prefix}_{digits[:24].decode('ascii')}"
+    return _draw(prefix, os.urandom)
 
 
 def new_request_id() -> str:
@@ -37,7 +31,15 @@ def new_request_id() -> str:
     child, rather than from the operating system: one system call less on
     every request.
     """
+    return _draw("req", random.randbytes)
+
+
+def _draw(prefix: str, random_bytes: Callable[[int], bytes]) -> str:
+    # Random bytes mapped to digits in C (bytes.translate), dropping the few
+    # bytes that would favour some digits: a fraction of the cost of drawing
+    # digits one by one, and exactly uniform. 32 bytes leave 24 digits except
+    # about once in 10**11 draws; then draw again.
     while True:
-        digits = random.randbytes(32).translate(_DIGIT_OF_BYTE, _BIASED)
+        digits = random_bytes(32).translate(_DIGIT_OF_BYTE, _BIASED)
         if len(digits) >= 24:
-            return f"req_{digits[:24].decode('ascii')}"
+            return f"{prefix}_{digits[:24].decode('ascii')}"
