@@ -39,7 +39,7 @@ class WouldBlock(Exception):
 
 
 def running_on_loop() -> bool:
-    """Whether the current code runs inside :func:`on_loop`."""
+    """Whether the current code runs inside :func:`on_loop` (or :func:`loop_writes`)."""
     return _ON_LOOP.get()
 
 

@@ -42,6 +42,8 @@ log = logging.getLogger("wattbridge.api")
 
 Scope = MutableMapping[str, Any]
 RawHeader = tuple[bytes, bytes]
+AccessRecord = Callable[[str, str, int, str, float], None]
+"""Writes one access log line: method, path, status, request id, milliseconds."""
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
     [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
@@ -63,9 +65,9 @@ class RequestIdMiddleware:
     :class:`WattbridgeApp`'s direct path, which does the same itself.
     """
 
-    def __init__(self, app: ASGIApp, access_log: AccessLog | None = None) -> None:
+    def __init__(self, app: ASGIApp, record: AccessRecord) -> None:
         self.app = app
-        self.record = log_record if access_log is None else access_log.record
+        self.record = record
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -221,7 +223,7 @@ class WattbridgeApp(Starlette):
     that the middleware sees the API's operations too.
     """
 
-    record: Callable[[str, str, int, str, float], None]
+    record: AccessRecord
     server_error: Callable[[Request, Exception], Awaitable[Response]]
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -345,5 +347,5 @@ def create_app(
     app.server_error = server_error
     app.state.platform = platform
     app.state.executor = executor
-    app.add_middleware(RequestIdMiddleware, access_log=access_log)
+    app.add_middleware(RequestIdMiddleware, record=app.record)
     return app

@@ -11,11 +11,12 @@ network I/O), so they run off the event loop, except on routes marked
 ``loop_first``, which try the loop first and fall back to a thread at the first
 step that may block (:mod:`wattbridge.loopsafe`), and routes marked
 ``writes_on_loop``, which run on the loop inside their environment's group
-transaction (:mod:`wattbridge.store.loop_batch`) with the same fallback. Off the loop, each request
-makes exactly one trip to a worker thread of the app's :class:`ApiExecutor`: authentication,
-the handler, idempotency and the rendering of the envelope (or of the error)
-all happen in that one trip, because every handoff between the loop and a
-thread costs more CPU than a typical handler does.
+transaction (:mod:`wattbridge.store.loop_batch`) with the same fallback (they
+authenticate on the loop first). Off the loop, each request makes exactly one
+trip to a worker thread of the app's :class:`ApiExecutor`: authentication
+(unless done already), the handler, idempotency and the rendering of the
+envelope (or of the error) all happen in that one trip, because every handoff
+between the loop and a thread costs more CPU than a typical handler does.
 """
 
 from __future__ import annotations
@@ -369,7 +370,8 @@ def make_endpoint(
     platform: Platform, route: ApiRoute, executor: ApiExecutor
 ) -> Callable[[Request], Any]:
     """Wrap a route handler into a Starlette endpoint that runs it on ``executor``
-    (on the event loop first for :attr:`ApiRoute.tries_loop_first` routes)."""
+    (on the event loop first for :attr:`ApiRoute.tries_loop_first` routes, in the
+    environment's loop batch for :attr:`ApiRoute.writes_on_loop` routes)."""
     from wattbridge.api.idempotency import run_idempotent
 
     authenticator = route.authenticator or authenticate
@@ -380,9 +382,10 @@ def make_endpoint(
         started: float,
         caller: tuple[Principal, Environment] | None = None,
     ) -> Response:
-        # Runs in a worker thread, or inside on_loop() for loop-first routes:
-        # everything that may touch a database is here. ``caller``: the request's
-        # authentication when it already happened (writes_on_loop routes).
+        # Runs in a worker thread, inside on_loop() for loop-first routes, or in a
+        # LoopBatch job for writes_on_loop routes: everything that may touch a
+        # database is here. ``caller``: the request's authentication when it
+        # already happened (on the loop, for writes_on_loop routes).
         request_id = request_id_of(request)
         env_name: str | None = None
         try:
@@ -458,6 +461,7 @@ def make_endpoint(
         # The body is read on the loop (it is I/O), before any trip to a thread;
         # a request that announces no body (most GETs) has none to wait for.
         raw_body = await request.body() if _may_have_body(request) else b""
+        caller = None
         if writes_on_loop:
             caller = caller_of(request)
             if caller is not None:
@@ -469,7 +473,8 @@ def make_endpoint(
                     executor.fell_back(route.path, exc)
         elif loop_first:
             return await executor.run_loop_first(route.path, handle, request, raw_body, started)
-        return await executor.run(lambda: handle(request, raw_body, started))
+        # A request that found its caller on the loop is not authenticated again.
+        return await executor.run(lambda: handle(request, raw_body, started, caller))
 
     endpoint.__name__ = route.handler.__name__
     _API_ENDPOINTS.add(endpoint)

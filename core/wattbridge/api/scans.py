@@ -7,7 +7,7 @@ from typing import Any, get_args
 from wattbridge.api.params import LIMIT, integer
 from wattbridge.api.routing import ApiRoute, Call, Param, Reply
 from wattbridge.api.schema_parts import TIME
-from wattbridge.models.scans import Goal, InputMethod, LoadProfileName, ScanStatus
+from wattbridge.models.scans import GOALS, INPUT_METHODS, LOAD_PROFILES, ScanStatus
 from wattbridge.services.scans import ScanService, load_profiles
 
 PAGE = Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1.")
@@ -126,8 +126,8 @@ def _num(**bounds: float) -> dict[str, Any]:
 
 
 _NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
-_GOAL = {"enum": list(get_args(Goal))}
-_INPUT_METHOD = {"enum": list(get_args(InputMethod))}
+_GOAL = {"enum": list(GOALS)}
+_INPUT_METHOD = {"enum": list(INPUT_METHODS)}
 _STATUS = {"enum": list(get_args(ScanStatus))}
 _ANGLES = {"tilt": _num(minimum=0, maximum=90), "azimuth": _num(minimum=0, maximum=360)}
 _DISPATCH_FLOWS = {
@@ -169,7 +169,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             ["inputMethod", "goal", "location"],
             inputMethod=_INPUT_METHOD,
             yearlyKwh={"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 100000},
-            loadProfile={"enum": [*get_args(LoadProfileName), None]},
+            loadProfile={"enum": [*LOAD_PROFILES, None]},
             customProfileId={"type": ["string", "null"], "minLength": 1, "maxLength": 128},
             goal=_GOAL,
             location=_obj(
