@@ -261,10 +261,11 @@ class DeviceProvider(Protocol):
     def capabilities(self, device: DeviceRef) -> Capabilities:
         """Return exactly the commands and settings this device supports.
 
-        Called on every read and push, possibly on the server's event loop:
-        answer from what is known about the device (its model, its
-        ``attributes``), without calling the vendor, reading files or waiting
-        on a lock.
+        Called on reads and pushes, possibly on the server's event loop (for a
+        provider that reads without I/O, once per device until its stored data
+        changes: see :func:`reads_without_io`): answer from what is known about
+        the device (its model, its ``attributes``), without calling the vendor,
+        reading files or waiting on a lock.
         """
         ...
 

@@ -294,7 +294,7 @@ class DeviceService:
             project_id, limit, offset, device_type, user_id,
             (projection_instant(now), PROJECTED_STATES, MAX_PROJECTED_ACTIONS),
         )
-        return [self.render(row, None, False, actions, now) for row, actions in page], total
+        return [self.render(row, actions, now) for row, actions in page], total
 
     def read(
         self, project_id: str, device_id: str, at: datetime | None = None, expedite: bool = False
@@ -331,14 +331,14 @@ class DeviceService:
                 f"Device {device_id!r} is real hardware; ?at= only works for simulated devices."
             )
         capabilities = self._capabilities_of(row)
-        device = self._render(row, at, expedite, actions, now, capabilities)
-        if at is None and reads_without_io(self.provider_of(row)):
-            answer = encoded(device)
-            commands, settings = capabilities
-            kept = (encoded(commands), encoded(settings))
-            self._reads.put(key, CachedRead(row, actions, instant, kept, instant, answer))
-            return answer
-        return device
+        if at is not None or not reads_without_io(self.provider_of(row)):
+            return self._render(row, at, expedite, actions, now, capabilities)
+        # Remembered: the capabilities are encoded once, for this answer and later ones.
+        commands, settings = capabilities
+        kept = (encoded(commands), encoded(settings))
+        answer = encoded(self._render(row, None, expedite, actions, now, kept))
+        self._reads.put(key, CachedRead(row, actions, instant, kept, instant, answer))
+        return answer
 
     def disconnect(self, project_id: str, device_id: str) -> dict[str, Any]:
         """Disconnect a device: its scheduled actions are cancelled, then it answers 404."""
@@ -416,19 +416,14 @@ class DeviceService:
         return Reading(state, result.source, True, result.observed_at)
 
     def render(
-        self,
-        row: DeviceRow,
-        at: datetime | None = None,
-        expedite: bool = False,
-        actions: ReadActions | None = None,
-        now: datetime | None = None,
+        self, row: DeviceRow, actions: ReadActions | None = None, now: datetime | None = None
     ) -> dict[str, Any]:
-        """The API's device object (SPEC §3); ``actions`` (for ``at`` or, by default,
-        the second of ``now``) are fetched unless given; ``now``: the clock's."""
+        """The API's device object (SPEC §3) as of the second of ``now`` (default: the
+        clock's); its ``actions`` for that second are fetched unless given."""
         now = now or self.clock.now()
         if actions is None:
-            actions = self.actions.for_read(row.id, at or projection_instant(now))
-        return self._render(row, at, expedite, actions, now, self._capabilities_of(row))
+            actions = self.actions.for_read(row.id, projection_instant(now))
+        return self._render(row, None, False, actions, now, self._capabilities_of(row))
 
     def _capabilities_of(self, row: DeviceRow) -> RenderedCapabilities:
         caps = self.capabilities(row)

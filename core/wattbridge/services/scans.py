@@ -269,13 +269,17 @@ class ScanService:
             )
             self.store.insert([attrs.evolve(new, record=stored)])
             rendered = render_scan(stored)  # the answer, and the data of its status's event
-            for status in ["pending", *steps_between("pending", stored.status)]:
-                event = (
+            self.env.event_service.record_many([
+                (
+                    project_id,
+                    EVENT_OF_STATUS[status],
                     rendered
                     if status == stored.status
-                    else render_scan(attrs.evolve(stored, status=status))
+                    else render_scan(attrs.evolve(stored, status=status)),
+                    now,
                 )
-                self.env.event_service.record(project_id, EVENT_OF_STATUS[status], event, at=now)
+                for status in ["pending", *steps_between("pending", stored.status)]
+            ])
         return rendered
 
     def _staged(self, solver: ScanSolver, scan: ScanInput, record: ScanRecord) -> NewScan:
