@@ -185,8 +185,9 @@ class ReadActions:
     latest: ActionRow | None
     next_start: datetime | None = None
     """The earliest start after the read's instant of an action in the given
-    states (None: there is none). Until then, while the database does not
-    change, ``projected`` is also the answer for any later instant."""
+    states (None: there is none; only :meth:`DeviceStore.get_for_read` asks for
+    it). Until then, while no action changes, ``projected`` is also the answer
+    for any later instant."""
 
 
 _ACTION_COLUMNS = tuple(a.name for a in attrs.fields(ActionRow))
@@ -207,28 +208,37 @@ _START, _CREATED, _ROWID = (
 
 
 @functools.cache
-def _read_actions_select(state_count: int) -> str:
+def _read_actions_select(state_count: int, next_start: bool) -> str:
     marks = ", ".join("?" for _ in range(state_count))
-    return (
+    select = (
         f"(SELECT json_group_array({_ACTION_ARRAY}) FROM (SELECT rowid, * FROM actions"
         f" WHERE device_id = d.id AND start_at <= ? AND state IN ({marks})"
         " ORDER BY start_at DESC, created_at DESC, rowid DESC LIMIT ?)) AS projected,"
         f" (SELECT {_ACTION_ARRAY} FROM actions WHERE device_id = d.id"
-        " ORDER BY created_at DESC, rowid DESC LIMIT 1) AS latest,"
-        " (SELECT min(start_at) FROM actions"
-        f" WHERE device_id = d.id AND start_at > ? AND state IN ({marks})) AS next_start"
+        " ORDER BY created_at DESC, rowid DESC LIMIT 1) AS latest"
     )
+    if next_start:
+        select += (
+            ", (SELECT min(start_at) FROM actions"
+            f" WHERE device_id = d.id AND start_at > ? AND state IN ({marks})) AS next_start"
+        )
+    return select
 
 
-def _read_actions_sql(at: datetime, states: Sequence[str], limit: int) -> tuple[str, list[Any]]:
-    """The sub-selects of :class:`ReadActions` (``projected``, ``latest``,
-    ``next_start``) of the device ``d.id``, and their parameters.
+def _read_actions_sql(
+    at: datetime, states: Sequence[str], limit: int, next_start: bool = False
+) -> tuple[str, list[Any]]:
+    """The sub-selects of :class:`ReadActions` (``projected``, ``latest`` and, when
+    asked for, ``next_start``) of the device ``d.id``, and their parameters.
 
-    A read costs one statement, not four: every statement costs a round of
-    the SQLite driver, and on a worker thread a handover of the GIL.
+    A read costs one statement, not three or four: every statement costs a round
+    of the SQLite driver, and on a worker thread a handover of the GIL.
     """
     instant = isoformat(at)
-    return _read_actions_select(len(states)), [instant, *states, limit, instant, *states]
+    params: list[Any] = [instant, *states, limit]
+    if next_start:
+        params += [instant, *states]
+    return _read_actions_select(len(states), next_start), params
 
 
 def _action_of(values: list[Any]) -> ActionRow:
@@ -260,7 +270,7 @@ def _read_actions(row: Row) -> ReadActions:
     raw.sort(key=lambda a: (a[_START], a[_CREATED], a[_ROWID]))
     projected = [_action_of(a) for a in raw]
     latest_raw = row.pop("latest")
-    next_start = _time(row.pop("next_start"))
+    next_start = _time(row.pop("next_start", None))
     if latest_raw is None:
         return ReadActions(projected, None, next_start)
     latest: list[Any] = orjson.loads(latest_raw)
@@ -311,8 +321,9 @@ class DeviceStore:
     def get_for_read(
         self, project_id: str, device_id: str, at: datetime, states: Sequence[str], limit: int
     ) -> tuple[DeviceRow, ReadActions] | None:
-        """A connected device with the actions a read at ``at`` needs, in one query."""
-        actions_sql, params = _read_actions_sql(at, states, limit)
+        """A connected device with the actions a read at ``at`` needs (``next_start``
+        included), in one query."""
+        actions_sql, params = _read_actions_sql(at, states, limit, next_start=True)
         row = self.db.query_one(
             f"SELECT d.*, {actions_sql} FROM devices d"
             " WHERE d.id = ? AND d.project_id = ? AND d.disconnected_at IS NULL",

@@ -2,8 +2,8 @@
 
 Reads on the hot paths (a key's record on every request, a simulated device's
 projection) would otherwise repeat the same queries and computation. A
-:class:`RevisionCache` keeps such values per thread and drops them all as soon
-as its *revision* changes: :meth:`Database.revision
+:class:`RevisionCache` keeps such values per thread and stops giving them
+back as soon as its *revision* changes: :meth:`Database.revision
 <wattbridge.store.sqlite.Database.revision>` (any commit to the database) or a
 :class:`~wattbridge.store.generations.Generation` (any change to some of its
 tables). Either counts a commit by any thread or process on the next lookup (on
@@ -30,8 +30,8 @@ class RevisionCache(threading.local, Generic[K, V]):
     under. Stale values are not dropped all at once when the revision changes:
     freeing thousands of device objects in one go stalled the event loop for
     milliseconds. They are replaced as keys are stored again, or go when the
-    cache is full: then the value stored first goes (first in, first out),
-    which spreads that cost too.
+    cache is full: then the key stored first goes (first in, first out; storing
+    a new value for a key keeps its place), which spreads that cost too.
     """
 
     def __init__(self, revision: Callable[[], object | None], size: int) -> None:
@@ -43,9 +43,10 @@ class RevisionCache(threading.local, Generic[K, V]):
     def get(self, key: K) -> V | None:
         """The value remembered for ``key`` if the revision is unchanged since.
 
-        Checks the revision (one statement on this thread's connection) on
-        every call; call it once per request and keep the answer. A revision of
-        None (inside a transaction) never matches.
+        Checks the revision on every call (one statement on this thread's
+        connection; on the event loop, one per turn of the loop); call it once
+        per request and keep the answer. A revision of None (inside a
+        transaction) never matches.
         """
         revision = self._revision = self.revision()
         if revision is None:

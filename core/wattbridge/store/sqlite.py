@@ -81,29 +81,31 @@ class Database:
             conn = getattr(local, "loop_conn", None)
             if conn is None:
                 try:
-                    conn = local.loop_conn = self._open(busy_timeout_ms=0)
+                    conn = local.loop_conn = self._open(for_loop=True)
                 except sqlite3.OperationalError as exc:
                     _busy_on_loop(exc)
                     raise
             return conn
         conn = getattr(local, "conn", None)
         if conn is None:
-            conn = local.conn = self._open(busy_timeout_ms=BUSY_TIMEOUT_MS)
+            conn = local.conn = self._open(for_loop=False)
             local.depth = 0
         return conn
 
-    def _open(self, busy_timeout_ms: int) -> sqlite3.Connection:
+    def _open(self, *, for_loop: bool) -> sqlite3.Connection:
         if self._closed:
             raise RuntimeError(f"database {self.path.name} is closed")
+        # The event loop's connection never waits for a lock (see connection()).
+        timeout = 0 if for_loop else BUSY_TIMEOUT_MS / 1000
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+            self.path, isolation_level=None, check_same_thread=False, timeout=timeout
         )
         conn.row_factory = sqlite3.Row
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            if busy_timeout_ms == 0:
+            if for_loop:
                 # The event loop's connection commits batches (store/loop_batch.py) but
                 # never checkpoints: that writes and syncs the database file, which
                 # would stall every request; threads checkpoint instead.
