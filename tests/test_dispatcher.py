@@ -691,3 +691,22 @@ def test_the_event_purger_works_through_a_backlog_in_batches(world: World) -> No
     purger = EventPurger(world.env(), batch=2)
     assert [purger.run_once() for _ in range(4)] == [2, 2, 0, 0]  # a short batch ends it
     assert all(world.env().events.get(world.project, e) is None for e in events)
+
+
+def test_old_events_with_pending_deliveries_do_not_hold_back_the_purge(world: World) -> None:
+    """The oldest expired events, a whole batch of them, still have a retry pending:
+    the settled events behind them are deleted all the same."""
+    world.endpoint()
+    world.receiver.answer(503)
+    retrying = [world.record() for _ in range(2)]
+    world.dispatcher().run_once()  # both fail: their retries are pending
+    world.clock.advance(timedelta(seconds=1))
+    world.receiver.answer(200)
+    delivered = [world.record() for _ in range(3)]
+    world.dispatcher().run_once()  # delivered (the retries are not due yet)
+    world.clock.advance(EVENT_RETENTION + timedelta(days=1))
+    env = world.env()
+    purger = EventPurger(env, batch=2)
+    assert [purger.run_once() for _ in range(3)] == [2, 0, 0]
+    assert all(env.events.get(world.project, e) is None for e in delivered)
+    assert all(env.events.get(world.project, e) is not None for e in retrying)

@@ -66,12 +66,12 @@ class EventPurger:
         batch was full (more may be due at once), else 0."""
         cutoff = self.env.clock.now() - EVENT_RETENTION
         with self.env.db.transaction():
-            expired = self.env.events.dispatched_before(cutoff, self.batch)
-            settled = self.webhooks.forget_events(expired)
-            self.env.events.delete(settled)
-        # Only a full batch means more may be due now; events kept for a pending
-        # delivery must not make the runner spin on them.
-        return len(settled) if len(expired) == self.batch else 0
+            # Events with a delivery still pending are kept, and not selected at all.
+            expired = self.webhooks.settled_events_before(cutoff, self.batch)
+            self.webhooks.forget_attempts(expired)
+            self.env.events.delete(expired)
+        # Only a full batch means more may be due now.
+        return len(expired) if len(expired) == self.batch else 0
 
 
 def housekeeping_workers(env: Environment) -> list[Worker]:

@@ -103,15 +103,6 @@ class EventStore:
         )
         return None if row is None else event_of_row(row)
 
-    def dispatched_before(self, cutoff: datetime, limit: int) -> list[str]:
-        """Ids of up to ``limit`` dispatched events created before ``cutoff``, oldest first."""
-        rows = self.db.query(
-            "SELECT id FROM events WHERE created_at < ? AND dispatched_at IS NOT NULL"
-            " ORDER BY created_at LIMIT ?",
-            (isoformat(cutoff), limit),
-        )
-        return [row["id"] for row in rows]
-
     def delete(self, event_ids: Sequence[str]) -> int:
         """Delete events by id (inside the caller's transaction); return how many."""
         if not event_ids:

@@ -273,6 +273,8 @@ class WebhookStore:
                 " ORDER BY dispatch_after LIMIT ?",
                 (stamp, limit),
             )
+            if not events:  # another worker took them since the check
+                return 0
             # Per project: (endpoint id, created at, subscribed types or None for all),
             # each endpoint's subscription list parsed once per batch.
             endpoints: dict[str, list[tuple[str, str, frozenset[str] | None]]] = {}
@@ -335,31 +337,31 @@ class WebhookStore:
              created_at or due_at),
         )
 
-    def forget_events(self, event_ids: Sequence[str]) -> list[str]:
-        """Delete the attempts of the events that have none pending; return those events.
+    def settled_events_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Ids of up to ``limit`` dispatched events created before ``cutoff`` with no
+        delivery still pending (waiting for a retry, or being sent), oldest first.
 
-        Call inside the transaction that deletes the events themselves. An event
-        with a delivery still pending (waiting for a retry, or being sent) keeps
-        its attempts and is left out, to be forgotten once it is settled.
+        Events with a pending delivery are passed over here, not after the
+        selection: a batch full of them would otherwise hide the settled events
+        behind it until those deliveries end.
         """
-        if not event_ids:
-            return []
-        marks = ", ".join("?" for _ in event_ids)
-        pending = {
-            row["event_id"]
-            for row in self.db.query(
-                f"SELECT DISTINCT event_id FROM webhook_attempts WHERE event_id IN ({marks})"
-                " AND status = 'pending'",
-                list(event_ids),
-            )
-        }
-        settled = [i for i in event_ids if i not in pending]
-        if settled:
-            marks = ", ".join("?" for _ in settled)
+        rows = self.db.query(
+            "SELECT id FROM events e WHERE created_at < ? AND dispatched_at IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM webhook_attempts a"
+            " WHERE a.event_id = e.id AND a.status = 'pending')"
+            " ORDER BY created_at LIMIT ?",
+            (isoformat(cutoff), limit),
+        )
+        return [row["id"] for row in rows]
+
+    def forget_attempts(self, event_ids: Sequence[str]) -> None:
+        """Delete the delivery log of these events (inside the transaction that
+        deletes the events themselves)."""
+        if event_ids:
+            marks = ", ".join("?" for _ in event_ids)
             self.db.execute(
-                f"DELETE FROM webhook_attempts WHERE event_id IN ({marks})", settled
+                f"DELETE FROM webhook_attempts WHERE event_id IN ({marks})", list(event_ids)
             )
-        return settled
 
     def requeue_failed(self, endpoint_id: str, since: datetime, now: datetime) -> int:
         """Make every failed delivery of the endpoint, for events created at or after
